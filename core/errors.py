@@ -1,0 +1,39 @@
+"""Typed errors. Every message states the value, what was expected, and the fix.
+
+Only the CLI turns these into an exit status; library code raises them.
+"""
+from __future__ import annotations
+
+
+class IsovoxError(Exception):
+    """Base class of every error isovox raises on purpose (the CLI prints it as one line)."""
+
+    exit_code = 2
+
+
+class AudioFileError(IsovoxError):
+    """An audio file cannot be read or written (missing, empty, corrupt, unsupported, unwritable)."""
+
+
+class AudioDataError(IsovoxError):
+    """Audio samples are unusable as given (wrong shape, channel count, sample rate, length)."""
+
+
+class ModelError(IsovoxError):
+    """A model file is missing, not an isovox ONNX model, or of an unsupported format version."""
+
+
+class ConfigMismatchError(IsovoxError):
+    """Two configurations that must agree do not (e.g. a checkpoint's STFT and the requested one)."""
+
+
+class DeviceError(IsovoxError):
+    """An execution device or audio/MIDI device was asked for and cannot be used."""
+
+
+class CheckpointError(IsovoxError):
+    """A training checkpoint is missing, corrupt, or of another architecture."""
+
+
+class ToolMissingError(IsovoxError):
+    """An external program (fluidsynth, espeak-ng, festival, jackd) is not installed."""

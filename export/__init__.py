@@ -1,0 +1,1 @@
+"""isovox.export — checkpoint to ONNX with isovox metadata and a parity check (torch)."""

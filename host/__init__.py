@@ -1,0 +1,2 @@
+"""isovox.host — the torch-free runtime: ONNX Runtime back ends, offline and streaming separators,
+live audio, MIDI, pedalboard integration and the `isovox` command line."""

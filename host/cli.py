@@ -1,0 +1,72 @@
+"""The `isovox` command line: one dispatcher, one module per subcommand.
+
+Each subcommand module defines ``add_arguments(parser)`` and ``run(args) -> int`` and keeps heavy
+imports (torch, onnxruntime, sounddevice) inside ``run`` so `isovox --help` stays fast and `separate`
+never imports torch. Library code raises `IsovoxError`; only this module turns errors into exit codes.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from isovox import __version__
+from isovox.core.errors import IsovoxError
+
+# name -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "separate": ("isovox.host.cli_separate", "isolate the vocals of an audio file"),
+    "info": ("isovox.host.cli_info", "show a model's metadata and the available execution providers"),
+    "live": ("isovox.host.cli_live", "isolate vocals from a live input to an output device"),
+    "devices": ("isovox.host.cli_devices", "list audio devices and MIDI ports"),
+    "bench": ("isovox.host.cli_bench", "measure latency, per-block time, offline speed and quality"),
+    "export": ("isovox.export.cli", "turn a training checkpoint into an ONNX model"),
+    "train": ("isovox.training.cli_train", "train a model on stems (needs the [train] extra)"),
+    "make-corpus": ("isovox.training.corpus.cli", "render the built-in synthetic training corpus"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="isovox", description="Isolate the human voice from music.")
+    parser.add_argument("--version", action="version", version=f"isovox {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:  # a subcommand whose extra is not installed
+            sub_parser.set_defaults(_unavailable=f"`isovox {name}` is unavailable: {exc}")
+            continue
+        module.add_arguments(sub_parser)
+        sub_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if getattr(args, "_unavailable", None):
+        print(f"isovox: error: {args._unavailable}", file=sys.stderr)
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except IsovoxError as exc:
+        print(f"isovox: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("isovox: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # never a traceback for a user; ISOVOX_DEBUG=1 shows it
+        if os.environ.get("ISOVOX_DEBUG"):
+            raise
+        print(f"isovox: internal error: {type(exc).__name__}: {exc} (ISOVOX_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

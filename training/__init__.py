@@ -1,0 +1,1 @@
+"""isovox.training — torch: the model, datasets, the built-in corpus, losses, the training loop."""

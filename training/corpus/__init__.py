@@ -1,0 +1,1 @@
+"""The built-in synthetic corpus: General MIDI arrangements (fluidsynth) and synthetic voices."""
