@@ -1,0 +1,57 @@
+"""Shared fixtures: small real ONNX models made by the project's own export path, and test signals."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def _export_random_model(path: Path, seed: int, **config_overrides) -> Path:
+    """A randomly initialised U-Net exported through `isovox.export` (weights random, not trained)."""
+    torch = pytest.importorskip("torch", reason="building test models needs the [train] extra")
+    from isovox.export.onnx_export import build_metadata, export_onnx
+    from isovox.training.model import ModelConfig, UNet
+
+    torch.manual_seed(seed)
+    model = UNet(ModelConfig(**{"channels": (4, 8, 8), **config_overrides}))
+    with torch.no_grad():  # non-trivial normalisation statistics so outputs vary with the input
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 2.0)
+        model.input_mean.fill_(-4.0)
+        model.input_scale.fill_(0.3)
+    export_onnx(model.eval(), path, build_metadata(model, training_data="random weights (tests)"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory) -> Path:
+    """A small causal (look-ahead 0) mask model, 44.1 kHz, n_fft 1024, hop 512."""
+    return _export_random_model(tmp_path_factory.mktemp("models") / "tiny.onnx", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_lookahead_model_path(tmp_path_factory) -> Path:
+    """Like `tiny_model_path` but with 2 frames of look-ahead."""
+    return _export_random_model(tmp_path_factory.mktemp("models") / "tiny_la2.onnx", seed=1,
+                                lookahead_frames=2)
+
+
+@pytest.fixture(scope="session")
+def music_like(tmp_path_factory) -> tuple[np.ndarray, int]:
+    """(2, samples) float32 at 44.1 kHz, 3 s: a harmonic 'voice' with vibrato over chords and clicks."""
+    sample_rate = 44100
+    t = np.arange(3 * sample_rate) / sample_rate
+    rng = np.random.default_rng(0)
+    f0 = 220 * (1 + 0.01 * np.sin(2 * np.pi * 5 * t))
+    phase = 2 * np.pi * np.cumsum(f0) / sample_rate
+    voice = sum(np.sin(k * phase) / k for k in range(1, 8)) * (np.sin(2 * np.pi * 0.7 * t) > -0.3)
+    chords = sum(np.sin(2 * np.pi * f * t) for f in (130.8, 164.8, 196.0)) * 0.2
+    clicks = np.zeros_like(t)
+    clicks[:: sample_rate // 4] = 1.0
+    clicks = np.convolve(clicks, rng.standard_normal(200) * np.exp(-np.arange(200) / 30), mode="same")
+    left = 0.3 * voice + chords + 0.3 * clicks
+    right = 0.25 * voice + 0.8 * chords + 0.35 * clicks
+    return np.stack([left, right]).astype(np.float32) * 0.3, sample_rate
