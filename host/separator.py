@@ -1,0 +1,225 @@
+"""`Separator`: vocals (and accompaniment) of whole arrays and files, in constant memory.
+
+Scope: offline separation. The audio is resampled to the model's rate (soxr, streaming), run through
+the same `FrameEngine` as live streaming in chunks of `chunk_frames` hops (one ONNX Runtime run each),
+flushed by the engine's delay, resampled back and trimmed, so the output has exactly the input's
+sample rate, channel count and length. Files are read and written chunk by chunk (a one-hour file is
+never loaded whole) and written atomically; the input is never modified or overwritten.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+
+from isovox.core.audio_io import (
+    AtomicAudioWriter, StreamResampler, check_output_path, format_for, output_subtype, read_blocks,
+    read_info, validate_audio,
+)
+from isovox.core.errors import ConfigMismatchError
+
+from .frame_engine import FrameEngine
+from .model_file import open_model
+
+STEMS = ("vocals", "accompaniment")
+READ_BLOCK_FRAMES = 65536          # file samples per read (per channel)
+PROGRESS_MIN_SECONDS = 5.0         # shorter files get no progress bar
+
+ProgressCallback = Callable[[float, float], None]   # (seconds done, seconds total) of input audio
+
+
+def stem_paths(out_path: str | os.PathLike, stems: Iterable[str]) -> dict[str, Path]:
+    """Where each stem goes: the first to OUT, the others beside it as OUT's name + ".<stem>".
+
+    ``stem_paths("song.vocals.wav", ["vocals", "accompaniment"])`` →
+    vocals: song.vocals.wav, accompaniment: song.vocals.accompaniment.wav."""
+    out_path = Path(out_path)
+    stems = list(stems)
+    unknown = [s for s in stems if s not in STEMS]
+    if not stems or unknown or len(set(stems)) != len(stems):
+        raise ConfigMismatchError(f"stems {stems} must be a non-empty list without repeats drawn from {STEMS}")
+    return {stem: out_path if i == 0 else out_path.with_name(f"{out_path.stem}.{stem}{out_path.suffix}")
+            for i, stem in enumerate(stems)}
+
+
+class Separator:
+    """Offline vocal separation with one loaded model.
+
+    model: "default" or an isovox ONNX file; device: "auto" | "cpu" | "cuda".
+    phase: "mixture" or "griffinlim" (Griffin-Lim started from the mixture phase, run block by block:
+    `griffinlim_block_frames` frames are committed at a time after `griffinlim_iterations` iterations
+    with `griffinlim_lookahead_frames` frames of context after them; momentum > 0 is fast Griffin-Lim).
+    chunk_frames: hops per ONNX Runtime run (memory is constant in the file length).
+    """
+
+    def __init__(self, model: str | os.PathLike = "default", device: str = "auto", phase: str = "mixture",
+                 griffinlim_iterations: int = 32, griffinlim_lookahead_frames: int = 16,
+                 griffinlim_block_frames: int = 128, griffinlim_momentum: float = 0.99,
+                 chunk_frames: int = 256, intra_op_threads: int = 0):
+        self._loaded = open_model(model, device, intra_op_threads=intra_op_threads)
+        self._engine_settings = dict(phase=phase, griffinlim_iterations=griffinlim_iterations,
+                                     griffinlim_lookahead_frames=griffinlim_lookahead_frames,
+                                     griffinlim_block_frames=griffinlim_block_frames,
+                                     griffinlim_momentum=griffinlim_momentum)
+        FrameEngine(self._loaded, 1, **self._engine_settings)  # validate the settings now
+        self.chunk_frames = chunk_frames
+
+    @property
+    def provider(self) -> str:
+        """The ONNX Runtime execution provider that really runs the model."""
+        return self._loaded.provider
+
+    @property
+    def metadata(self):
+        """The model's `ModelMetadata`."""
+        return self._loaded.metadata
+
+    # --- arrays -------------------------------------------------------------------------------
+    def separate(self, audio: np.ndarray, sample_rate: int,
+                 progress: ProgressCallback | None = None) -> np.ndarray:
+        """(channels, samples) float at `sample_rate` → vocals, same shape and rate, float32.
+
+        `audio` is not modified. progress(seconds_done, seconds_total) is called after each chunk."""
+        audio = validate_audio(audio, sample_rate)
+        channels, total = audio.shape
+        blocks = (audio[:, i:i + READ_BLOCK_FRAMES] for i in range(0, total, READ_BLOCK_FRAMES))
+        vocals = np.empty_like(audio)
+        position = 0
+        for block in self._vocals(blocks, channels, int(sample_rate), total):
+            vocals[:, position:position + block.shape[1]] = block
+            position += block.shape[1]
+            if progress:
+                progress(position / sample_rate, total / sample_rate)
+        return vocals
+
+    # --- files --------------------------------------------------------------------------------
+    def separate_file(self, in_path: str | os.PathLike, out_path: str | os.PathLike,
+                      stems: Iterable[str] = ("vocals",),
+                      progress: bool | ProgressCallback = True) -> dict[str, Path]:
+        """Separate an audio file into stem files; returns {stem: path written}.
+
+        The first stem goes to `out_path`, others beside it (see `stem_paths`); the format follows each
+        extension (.wav, .flac, .ogg), the subtype the input's where the format allows. Files are
+        written to a temp file and renamed, so on any error no output is left behind. progress: True
+        shows a bar in seconds of audio for files longer than a few seconds; a callable gets
+        (seconds_done, seconds_total)."""
+        info = read_info(in_path)
+        paths = stem_paths(out_path, stems)
+        for path in paths.values():
+            check_output_path(path, [info.path])
+        callback, bar = _progress(progress, info.duration_seconds)
+        with ExitStack() as stack:
+            if bar is not None:
+                stack.callback(bar.close)
+            writers = {stem: stack.enter_context(AtomicAudioWriter(
+                path, info.sample_rate, info.channels,
+                output_subtype(format_for(path), info.subtype))) for stem, path in paths.items()}
+            mixture = _Delay()
+            source = mixture.tee(read_blocks(info, READ_BLOCK_FRAMES))
+            position = 0
+            for vocals in self._vocals(source, info.channels, info.sample_rate, info.frames):
+                if "vocals" in writers:
+                    writers["vocals"].write(vocals)
+                if "accompaniment" in writers:
+                    writers["accompaniment"].write(mixture.pop(vocals.shape[1]) - vocals)
+                position += vocals.shape[1]
+                if callback:
+                    callback(position / info.sample_rate, info.duration_seconds)
+            for writer in writers.values():
+                writer.commit()
+        return paths
+
+    # --- the pipeline -------------------------------------------------------------------------
+    def _vocals(self, blocks: Iterable[np.ndarray], channels: int, sample_rate: int,
+                total: int) -> Iterator[np.ndarray]:
+        """Input blocks (channels, n) at `sample_rate`, `total` samples in all → vocals blocks at the
+        same rate, in order, exactly `total` samples in all."""
+        engine = FrameEngine(self._loaded, channels, **self._engine_settings)
+        model_rate = self._loaded.metadata.stft.sample_rate
+        hop = engine.cfg.hop_samples
+        to_model = StreamResampler(sample_rate, model_rate, channels)
+        from_model = StreamResampler(model_rate, sample_rate, channels)
+        chunk = self.chunk_frames * hop
+        state = {"fed": 0, "skip": engine.delay_samples, "kept": 0}
+        pending = _Delay()          # model-rate samples waiting for a whole chunk
+
+        def run(count: int) -> np.ndarray:
+            """Separate `count` (a multiple of hop) pending samples; return the engine output that
+            belongs to the signal (the leading delay and anything after its end dropped)."""
+            out = engine.process(pending.pop(count))
+            drop = min(state["skip"], out.shape[1])
+            state["skip"] -= drop
+            out = out[:, drop:drop + max(0, state["fed"] - state["kept"])]
+            state["kept"] += out.shape[1]
+            return out
+
+        emitted = 0
+
+        def emit(model_rate_audio: np.ndarray, last: bool = False) -> Iterator[np.ndarray]:
+            nonlocal emitted
+            out = from_model.process(model_rate_audio, last=last)[:, :total - emitted]
+            if out.shape[1]:
+                emitted += out.shape[1]
+                yield out
+
+        for block in blocks:
+            resampled = to_model.process(block)
+            pending.push(resampled)
+            state["fed"] += resampled.shape[1]
+            while pending.count >= chunk:
+                yield from emit(run(chunk))
+        tail = to_model.process(np.zeros((channels, 0), np.float32), last=True)
+        pending.push(tail)
+        state["fed"] += tail.shape[1]
+        flush = -(-(pending.count + state["skip"]) // hop) * hop - pending.count
+        pending.push(np.zeros((channels, flush), np.float32))
+        while pending.count:
+            separated = run(min(chunk, pending.count))
+            yield from emit(separated, last=pending.count == 0)
+        if emitted < total:  # a resampler's rounding can leave the last sample or so: silence
+            yield np.zeros((channels, total - emitted), np.float32)
+
+
+class _Delay:
+    """A growable FIFO of (channels, n) arrays for offline bookkeeping (not for the real-time path)."""
+
+    def __init__(self):
+        self._parts: list[np.ndarray] = []
+        self.count = 0
+
+    def push(self, audio: np.ndarray) -> None:
+        if audio.shape[1]:
+            self._parts.append(audio)
+            self.count += audio.shape[1]
+
+    def pop(self, count: int) -> np.ndarray:
+        joined = np.concatenate(self._parts, axis=1) if len(self._parts) != 1 else self._parts[0]
+        self._parts = [joined[:, count:]] if joined.shape[1] > count else []
+        self.count -= min(count, joined.shape[1])
+        return joined[:, :count]
+
+    def tee(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Pass `blocks` through, keeping a copy of each for `pop`."""
+        for block in blocks:
+            self.push(block)
+            yield block
+
+
+def _progress(progress: bool | ProgressCallback, total_seconds: float):
+    """(callback or None, tqdm bar or None) for separate_file's `progress` argument."""
+    if callable(progress):
+        return progress, None
+    if not progress or total_seconds < PROGRESS_MIN_SECONDS:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=round(total_seconds, 1), unit="s", desc="separating", leave=False,
+               bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]")
+
+    def update(done: float, _total: float) -> None:
+        bar.update(round(done, 1) - bar.n)
+
+    return update, bar
