@@ -2,13 +2,16 @@
 
 `open_model` returns a `LoadedModel`: the ORT session, the parsed metadata, the provider that really
 runs (from `session.get_providers()`, never from what was asked), and the state shapes read off the graph.
+A file is refused, with a one-line `ModelError` naming what is wrong, when it has no isovox metadata, a
+newer format version, or inputs/outputs that differ from the graph contract in core.model_metadata
+(names, float32, [batch, 1, model_bins, frames] with a dynamic batch, matching state shapes).
 """
 from __future__ import annotations
 
 import importlib.resources
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from isovox.core.errors import DeviceError, ModelError
@@ -29,7 +32,8 @@ def resolve_model_path(model: str | os.PathLike) -> Path:
     path = default_model_path() if str(model) == "default" else Path(model)
     if not path.is_file():
         if str(model) == "default":
-            raise ModelError(f"the shipped default model is missing at {path}; reinstall isovox")
+            raise ModelError(f"no default model is installed at {path} (not shipped yet, or a broken "
+                             "install); pass a model file made by `isovox export` instead")
         raise ModelError(f"model file {str(path)!r} does not exist; pass an ONNX file made by `isovox export`")
     return path
 
@@ -44,6 +48,13 @@ class LoadedModel:
     state_input_names: list[str]
     state_output_names: list[str]
     state_shapes: list[tuple[int, int, int]]   # (channels, bins, context_frames), batch excluded
+    fixed_frames: int | None = None            # frames per call when the time axis is fixed, else None
+    properties: dict[str, str] = field(default_factory=dict)   # every metadata property, verbatim
+
+    @property
+    def precision(self) -> str:
+        """'float32', 'float16' or 'int8' (what `isovox export` wrote; 'float32' when not recorded)."""
+        return self.properties.get("isovox.precision", "float32")
 
 
 def _import_ort():
@@ -99,31 +110,63 @@ def open_model(model: str | os.PathLike = "default", device: str = "auto",
             raise DeviceError("device 'cuda' was asked for but the CUDA provider failed to load "
                               "(missing CUDA/cuDNN libraries?); use --device cpu")
         warnings.warn("the CUDA provider failed to load; running on CPU", RuntimeWarning, stacklevel=2)
-    metadata = ModelMetadata.from_properties(session.get_modelmeta().custom_metadata_map, source=str(path))
-    return _validated(session, metadata, provider, path)
+    properties = dict(session.get_modelmeta().custom_metadata_map)
+    metadata = ModelMetadata.from_properties(properties, source=str(path))
+    return _validated(session, metadata, provider, path, properties)
 
 
-def _validated(session, metadata: ModelMetadata, provider: str, path: Path) -> LoadedModel:
+FLOAT = "tensor(float)"
+
+
+def _is_dynamic(dim) -> bool:
+    """ORT reports a symbolic axis as its name (str) or None, a fixed one as an int."""
+    return not isinstance(dim, int)
+
+
+def _check_signal(path: Path, kind: str, arg, bins: int) -> int | None:
+    """Check a (batch, 1, bins, frames) float32 input/output; return its fixed frames or None."""
+    shape = arg.shape
+    expected = f"float32 [batch, 1, {bins}, frames]"
+    if (arg.type != FLOAT or len(shape) != 4 or not _is_dynamic(shape[0]) or shape[1] != 1
+            or shape[2] != bins or (isinstance(shape[3], int) and shape[3] < 1)):
+        raise ModelError(f"{path}: {kind} {arg.name!r} is {arg.type} {shape}, expected {expected} with a "
+                         "dynamic batch; re-export it with `isovox export`")
+    return None if _is_dynamic(shape[3]) else shape[3]
+
+
+def _validated(session, metadata: ModelMetadata, provider: str, path: Path,
+               properties: dict[str, str]) -> LoadedModel:
     inputs = {i.name: i for i in session.get_inputs()}
     outputs = {o.name: o for o in session.get_outputs()}
     if INPUT_NAME not in inputs:
         raise ModelError(f"{path}: no input named {INPUT_NAME!r} (inputs: {sorted(inputs)})")
-    shape = inputs[INPUT_NAME].shape
-    if len(shape) != 4 or shape[1] != 1 or shape[2] != metadata.stft.model_bins:
-        raise ModelError(f"{path}: input {INPUT_NAME!r} has shape {shape}, expected "
-                         f"[batch, 1, {metadata.stft.model_bins}, frames]")
     output_name = metadata.output_kind
     if output_name not in outputs or output_name not in OUTPUT_KINDS:
         raise ModelError(f"{path}: no output named {output_name!r} (outputs: {sorted(outputs)})")
+    bins = metadata.stft.model_bins
+    fixed_frames = _check_signal(path, "input", inputs[INPUT_NAME], bins)
+    if _check_signal(path, "output", outputs[output_name], bins) != fixed_frames:
+        raise ModelError(f"{path}: output {output_name!r} has shape {outputs[output_name].shape} but input "
+                         f"{INPUT_NAME!r} has {inputs[INPUT_NAME].shape}; the frame axes must agree")
     state_in = [f"{STATE_INPUT_PREFIX}{i}" for i in range(metadata.state_count)]
     state_out = [f"{STATE_OUTPUT_PREFIX}{i}" for i in range(metadata.state_count)]
     missing = [n for n in state_in if n not in inputs] + [n for n in state_out if n not in outputs]
     if missing:
         raise ModelError(f"{path}: metadata declares {metadata.state_count} states but {missing} are missing")
+    extra = sorted(set(inputs) - {INPUT_NAME, *state_in})
+    if extra:
+        raise ModelError(f"{path}: inputs {extra} are not part of the isovox graph contract "
+                         f"({INPUT_NAME!r} and {metadata.state_count} states)")
     shapes = []
-    for name in state_in:
-        dims = inputs[name].shape
-        if len(dims) != 4 or not all(isinstance(d, int) for d in dims[1:]):
-            raise ModelError(f"{path}: state {name!r} has shape {dims}, expected [batch, C, F, context]")
+    for name_in, name_out in zip(state_in, state_out):
+        dims, dims_out = inputs[name_in].shape, outputs[name_out].shape
+        if (inputs[name_in].type != FLOAT or len(dims) != 4 or not _is_dynamic(dims[0])
+                or not all(isinstance(d, int) for d in dims[1:])):
+            raise ModelError(f"{path}: state {name_in!r} is {inputs[name_in].type} {dims}, expected "
+                             "float32 [batch, C, F, context] with fixed C, F, context")
+        if outputs[name_out].type != FLOAT or list(dims_out[1:]) != list(dims[1:]):
+            raise ModelError(f"{path}: {name_out!r} is {outputs[name_out].type} {dims_out} but {name_in!r} is "
+                             f"{dims}; a state must come back with the shape it went in")
         shapes.append((dims[1], dims[2], dims[3]))
-    return LoadedModel(session, metadata, provider, path, output_name, state_in, state_out, shapes)
+    return LoadedModel(session, metadata, provider, path, output_name, state_in, state_out, shapes,
+                       fixed_frames=fixed_frames, properties=properties)

@@ -1,0 +1,117 @@
+"""`isovox export CHECKPOINT -o MODEL.onnx`: checkpoint → checked ONNX model with isovox metadata.
+
+Steps: load the checkpoint (`weights_only=True`), export float32 to a temp folder, run `onnx.checker`,
+compare ONNX Runtime with torch (random shapes, a real clip, the clip streamed frame by frame; fails
+above 1e-4), optionally convert to fp16 or int8 and report the difference, the SDR change and the speed
+change, then write MODEL.onnx atomically. Nothing is written when any step fails.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from isovox.core.errors import ModelError
+from isovox.export import DEFAULT_OPSET
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", help="training checkpoint (.pt) written by `isovox train`")
+    parser.add_argument("-o", "--output", required=True, help="ONNX file to write (replaced atomically)")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET,
+                        help=f"ONNX opset (default {DEFAULT_OPSET}; 17 also works)")
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument("--fp16", action="store_true",
+                           help="write a float16 graph (float32 inputs/outputs); for GPUs, slower on CPU")
+    precision.add_argument("--int8", action="store_true",
+                           help="write a dynamically int8-quantised graph (onnxruntime.quantization)")
+    axis = parser.add_mutually_exclusive_group()
+    axis.add_argument("--frames", type=int, metavar="T",
+                      help="fix the time axis to T frames per call (1 = streaming only)")
+    axis.add_argument("--dynamic", action="store_true",
+                      help="dynamic time axis: any frames per call, offline and streaming (default)")
+
+
+def check_output_path(checkpoint: str | os.PathLike, output: str | os.PathLike) -> Path:
+    """Refuse an output that is the checkpoint, a directory, or not writable; return it as a Path."""
+    output, checkpoint = Path(output), Path(checkpoint)
+    if output.exists() and checkpoint.exists() and os.path.samefile(output, checkpoint):
+        raise ModelError(f"output {str(output)!r} is the checkpoint itself; choose another -o path")
+    if output.is_dir():
+        raise ModelError(f"output {str(output)!r} is a directory; give a file name such as "
+                         f"{str(output / 'model.onnx')!r}")
+    if not output.parent.is_dir():
+        raise ModelError(f"output folder {str(output.parent)!r} does not exist; create it or choose another -o")
+    try:  # a real probe: permissions, read-only file systems and quotas all show up here
+        with tempfile.NamedTemporaryFile(dir=output.parent, prefix=f".{output.name}.probe"):
+            pass
+    except OSError as exc:
+        raise ModelError(f"output folder {str(output.parent)!r} is not writable ({exc.strerror}); "
+                         "choose another -o path") from None
+    return output
+
+
+def _megabytes(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.2f} MB"
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import onnx
+
+    from isovox.export.onnx_export import build_metadata, export_onnx, save_atomic
+    from isovox.export.parity import check_parity, sdr_db, separate_vocals
+    from isovox.export.quantize import convert
+    from isovox.export.reference_clip import reference_clip
+    from isovox.export.speed import measure_speed
+    from isovox.host.model_file import open_model
+    from isovox.training.checkpoint import load_checkpoint
+
+    output = check_output_path(args.checkpoint, args.output)
+    precision = "float16" if args.fp16 else "int8" if args.int8 else "float32"
+    model, payload = load_checkpoint(args.checkpoint)
+    metadata = build_metadata(model, training_data=str(payload.get("training_data", "")),
+                              code_revision=str(payload.get("code_revision", "")))
+    with tempfile.TemporaryDirectory(prefix="isovox-export-") as workdir:
+        fp32_path = Path(workdir) / "float32.onnx"
+        start = time.perf_counter()
+        export_onnx(model, fp32_path, metadata, opset=args.opset, frames=args.frames)
+        axis = f"{args.frames} frames per call" if args.frames else "dynamic frames"
+        print(f"exported {args.checkpoint} (float32, opset {args.opset}, {axis}) in "
+              f"{time.perf_counter() - start:.1f} s, {_megabytes(fp32_path)}; onnx.checker passed")
+
+        clip = reference_clip(metadata.stft.sample_rate)
+        fp32 = open_model(fp32_path, device="cpu", intra_op_threads=1)
+        report = check_parity(model, fp32, clip)
+        worst = report.worst()
+        print(f"parity float32 ONNX Runtime vs torch: max |diff| {report.max_abs_diff:.2e} over "
+              f"{len(report.cases)} cases (worst: {worst.name}; clip: {clip.description})")
+        if not report.passed:
+            raise ModelError(f"ONNX output differs from torch by {worst.max_abs_diff:.2e} > "
+                             f"{report.tolerance:.0e} ({worst.name}); nothing written — report this as a bug")
+        final_path = fp32_path
+        if precision != "float32":
+            final_path = Path(workdir) / f"{precision}.onnx"
+            save_atomic(convert(onnx.load(str(fp32_path)), precision), final_path)
+            variant = open_model(final_path, device="cpu", intra_op_threads=1)
+            variant_report = check_parity(model, variant, clip, tolerance=float("inf"))
+            if not np.isfinite(variant_report.max_abs_diff):
+                raise ModelError(f"the {precision} graph produces non-finite values; export without "
+                                 f"--{'fp16' if args.fp16 else 'int8'}")
+            reference = separate_vocals(fp32, clip.mixture)
+            estimate = separate_vocals(variant, clip.mixture)
+            sdr_fp32, sdr_variant = sdr_db(clip.vocals, reference), sdr_db(clip.vocals, estimate)
+            print(f"{precision} vs torch: max |diff| {variant_report.max_abs_diff:.2e}; vocals estimate on "
+                  f"the clip: {sdr_db(reference, estimate):.1f} dB SDR against the float32 estimate; "
+                  f"SDR against the true vocals {sdr_fp32:.2f} → {sdr_variant:.2f} dB "
+                  f"({sdr_variant - sdr_fp32:+.2f} dB)")
+        for label, path in dict.fromkeys([("float32", fp32_path), (precision, final_path)]):
+            speed = measure_speed(path)
+            print(f"{label}: {_megabytes(path)}; ONNX Runtime CPU, {speed.threads} thread, "
+                  f"{speed.channels} channels: {speed.offline_rtf:.3f} s per second of audio offline, "
+                  f"{speed.streaming_rtf:.3f} s streaming ({'fixed frames' if args.frames else '1 frame'} per call)")
+        save_atomic(onnx.load(str(final_path)), output)
+    print(f"wrote {output} ({precision}, {_megabytes(output)})")
+    return 0
