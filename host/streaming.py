@@ -9,6 +9,7 @@ model and FFTs allocate their small per-hop arrays), takes no lock, does no I/O 
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 
@@ -31,7 +32,7 @@ class StreamingSeparator:
     `griffinlim_lookahead_frames` frames, which adds that many hops of latency).
     sample_rate: the stream's rate (None = the model's). A different rate raises
     `ConfigMismatchError` unless resample=True (then soxr resamples in and out and `latency_samples`
-    includes the resamplers' delay, rounded up to whole samples).
+    includes the resamplers' hold-back, still exact).
     max_block_samples: the largest block `process` accepts. deadline_fraction: when set, a call that
     takes longer than this fraction of its block's duration counts in `deadline_misses`.
     """
@@ -68,8 +69,14 @@ class StreamingSeparator:
             # both filters hold back at worst, so every block can be answered in full
             self._prime_samples = int(np.ceil((hop - 1 + _max_held(self._sample_rate, model_rate, channels))
                                               / ratio + _max_held(model_rate, self._sample_rate, channels))) + 2
-            self._resample_latency = self._prime_samples + round(self._engine.delay_samples / ratio)
-            out_capacity = self._prime_samples + 2 * max_block_samples + int(np.ceil(2 * hop / ratio)) + 64
+            # and the engine first gets a few model-rate zeros so that its delay is a whole number of
+            # stream samples: latency_samples stays exact
+            step = model_rate // math.gcd(model_rate, self._sample_rate)
+            self._lead_zeros = -self._engine.delay_samples % step
+            delay_model = self._engine.delay_samples + self._lead_zeros
+            self._resample_latency = self._prime_samples + delay_model * self._sample_rate // model_rate
+            out_capacity = (self._prime_samples + 2 * max_block_samples + int(np.ceil((2 * hop + step) / ratio))
+                            + 64)
         self._hop = AudioFifo(channels, hop)                     # input samples of the hop being filled
         self._hop_block = np.zeros((channels, hop), np.float32)  # a completed hop for the engine
         self._out = AudioFifo(channels, out_capacity)            # separated samples waiting to leave
@@ -112,6 +119,7 @@ class StreamingSeparator:
             self._to_model.reset()
             self._from_model.reset()
             self._out.clear(self._prime_samples)
+            self._feed_model_rate(np.zeros((self._channels, self._lead_zeros), np.float32))
         else:
             self._out.clear(self._engine.cfg.hop_samples - 1)
         self.nonfinite_blocks = 0
@@ -173,8 +181,11 @@ class StreamingSeparator:
 
     def _feed_resampled(self, block: np.ndarray) -> None:
         """Resample to the model rate, separate, resample back into the output FIFO."""
+        self._feed_model_rate(self._to_model.process(block))
+
+    def _feed_model_rate(self, audio: np.ndarray) -> None:
         produced = []
-        self._feed(self._to_model.process(block), produced.append)
+        self._feed(audio, produced.append)
         for part in produced:
             self._out.write(self._from_model.process(part))
 

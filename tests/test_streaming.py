@@ -1,0 +1,140 @@
+"""StreamingSeparator: streamed output == offline output delayed by exactly latency_samples."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from isovox.core.errors import AudioDataError, ConfigMismatchError
+from isovox.host.separator import Separator
+from isovox.host.streaming import StreamingSeparator
+from separation_reference import reference_vocals
+
+
+def stream(separator: StreamingSeparator, audio: np.ndarray, sizes, ringing_samples: int = 0) -> np.ndarray:
+    """Feed `audio` followed by latency_samples of silence in blocks of `sizes` (an int or a cycle);
+    return the output with the latency removed, aligned with `audio`. The output before the signal
+    starts must be silent (but for `ringing_samples` just before it: a resampler's pre-ringing)."""
+    latency = separator.latency_samples
+    padded = np.concatenate([audio, np.zeros((audio.shape[0], latency), np.float32)], axis=1)
+    sizes = [sizes] if isinstance(sizes, int) else list(sizes)
+    out, position, i = [], 0, 0
+    while position < padded.shape[1]:
+        size = sizes[i % len(sizes)]
+        block = padded[:, position:position + size]
+        out.append(separator.process(block))
+        assert out[-1].shape == block.shape and out[-1].dtype == np.float32
+        position += block.shape[1]
+        i += 1
+    joined = np.concatenate(out, axis=1)
+    assert np.all(np.abs(joined[:, :latency - ringing_samples]) < 1e-6)  # nothing before the signal starts
+    return joined[:, latency:latency + audio.shape[1]]
+
+
+@pytest.fixture(scope="module")
+def clip(music_like):
+    audio, _ = music_like
+    return audio[:, 10000:10000 + 22050]  # 0.5 s stereo
+
+
+@pytest.mark.parametrize("model_fixture, latency", [("tiny_model_path", 1023),
+                                                    ("tiny_lookahead_model_path", 1023 + 2 * 512)])
+@pytest.mark.parametrize("sizes", [1, 32, 256, 333, 1000, 4096, (1, 700, 64, 4096, 5, 513, 2000)])
+def test_stream_equals_offline_delayed(request, clip, model_fixture, latency, sizes):
+    model_path = request.getfixturevalue(model_fixture)
+    separator = StreamingSeparator(model_path, device="cpu", channels=2)
+    assert separator.latency_samples == latency
+    audio = clip if sizes != 1 else clip[:, :6000]  # one call per sample is slow in Python
+    np.testing.assert_allclose(stream(separator, audio, sizes), reference_vocals(model_path, audio),
+                               atol=2e-6)
+
+
+def test_impulse_comes_out_after_latency_samples(tiny_lookahead_model_path):
+    """A passthrough-ish check: the output's first non-zero sample sits at the impulse + latency."""
+    separator = StreamingSeparator(tiny_lookahead_model_path, device="cpu", channels=1)
+    audio = np.zeros((1, 8192), np.float32)
+    audio[0, 3000] = 1.0
+    out = np.concatenate([separator.process(audio[:, i:i + 100]) for i in range(0, 8192, 100)], axis=1)
+    # the mask spreads an impulse over its frames; its energy centre stays at 3000 + latency
+    first = np.flatnonzero(np.abs(out[0]) > 1e-7)[0]
+    assert first >= separator.latency_samples + 3000 - 1024  # the earliest a 1024-sample frame reaches
+    offline = reference_vocals(tiny_lookahead_model_path, audio)
+    np.testing.assert_allclose(out[:, separator.latency_samples:], offline[:, :8192 - separator.latency_samples],
+                               atol=2e-6)
+
+
+def test_stream_equals_separator_with_griffin_lim(tiny_model_path, clip):
+    settings = dict(griffinlim_iterations=3, griffinlim_lookahead_frames=2)
+    streaming = StreamingSeparator(tiny_model_path, device="cpu", phase="griffinlim", **settings)
+    assert streaming.latency_samples == 1023 + 2 * 512
+    offline = Separator(tiny_model_path, device="cpu", phase="griffinlim", griffinlim_block_frames=1,
+                        griffinlim_momentum=0.0, **settings)
+    np.testing.assert_allclose(stream(streaming, clip, (333, 1000)), offline.separate(clip, 44100),
+                               atol=2e-6)
+
+
+def test_nonfinite_block_becomes_silence_and_the_stream_recovers(tiny_model_path, clip):
+    bad = clip.copy()
+    bad[1, 5000:5100] = np.nan
+    bad[0, 5050] = np.inf
+    silenced = clip.copy()
+    silenced[:, 5000:5100] = 0.0
+    separator = StreamingSeparator(tiny_model_path, device="cpu")
+    out = np.concatenate([separator.process(bad[:, i:i + 100]) for i in range(0, bad.shape[1], 100)], 1)
+    assert separator.nonfinite_blocks == 1
+    assert np.all(np.isfinite(out))
+    separator.reset()
+    assert separator.nonfinite_blocks == 0
+    expected = np.concatenate([separator.process(silenced[:, i:i + 100])
+                               for i in range(0, bad.shape[1], 100)], 1)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_reset_starts_a_new_stream(tiny_model_path, clip):
+    separator = StreamingSeparator(tiny_model_path, device="cpu")
+    first = separator.process(clip[:, :4000])
+    separator.process(clip[:, 4000:5000])
+    separator.reset()
+    np.testing.assert_array_equal(separator.process(clip[:, :4000]), first)
+    assert separator.samples_processed == 4000
+
+
+def test_wrong_blocks_raise_clear_errors(tiny_model_path):
+    separator = StreamingSeparator(tiny_model_path, device="cpu", channels=2, max_block_samples=1024)
+    with pytest.raises(AudioDataError, match="channels"):
+        separator.process(np.zeros((1, 256), np.float32))
+    with pytest.raises(AudioDataError, match="channels"):
+        separator.process(np.zeros((256, 2), np.float32))
+    with pytest.raises(AudioDataError, match="max_block_samples"):
+        separator.process(np.zeros((2, 1025), np.float32))
+    with pytest.raises(AudioDataError):
+        separator.process(np.zeros((2, 0), np.float32))
+
+
+def test_sample_rate_mismatch_needs_resample(tiny_model_path):
+    with pytest.raises(ConfigMismatchError, match="resample=True"):
+        StreamingSeparator(tiny_model_path, device="cpu", sample_rate=48000)
+
+
+@pytest.mark.parametrize("rate", [48000, 22050, 8000])
+def test_resampled_stream_matches_the_offline_separator(tiny_model_path, clip, rate):
+    import soxr
+
+    audio = np.ascontiguousarray(soxr.resample(clip.T, 44100, rate).T)
+    separator = StreamingSeparator(tiny_model_path, device="cpu", sample_rate=rate, resample=True)
+    assert separator.sample_rate == rate
+    streamed = stream(separator, audio, (100, 2048, 7), ringing_samples=300)
+    offline = Separator(tiny_model_path, device="cpu").separate(audio, rate)
+    # the same latency, exactly; what differs is the resamplers' interpolation of a shifted signal
+    edge = rate // 20  # both ends of a cut clip ring differently through the two resamplers
+    error = np.abs(streamed - offline)[:, edge:-edge]
+    assert error.max() < 0.01 * np.abs(offline).max()
+
+
+def test_properties_and_counters(tiny_model_path):
+    separator = StreamingSeparator(tiny_model_path, device="cpu", channels=3, deadline_fraction=1e-9)
+    assert separator.channels == 3 and separator.sample_rate == 44100
+    assert separator.provider == "CPUExecutionProvider"
+    assert separator.model_metadata.stft.n_fft == 1024
+    separator.process(np.zeros((3, 512), np.float32))
+    assert separator.deadline_misses == 1  # nothing finishes in a nanosecond per second of audio
+    assert separator.max_process_seconds > 0
