@@ -1,0 +1,138 @@
+"""`isovox make-corpus`: real fluidsynth, espeak-ng and festival renders of a ~1-minute corpus."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from isovox.core.errors import ToolMissingError
+from isovox.training.corpus.render import CorpusSettings, make_corpus, plan_tracks
+from isovox.training.corpus.tools import find_tools
+
+STEM_FILES = ("mixture", "vocals", "drums", "bass", "other")
+SEED = 4
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("corpus") / "c"
+    make_corpus(str(out), CorpusSettings(minutes=1.0, seed=SEED, test_fraction=0.34), jobs=2, progress=False)
+    return out
+
+
+def _tracks(root: Path) -> dict[str, Path]:
+    return {p.name: p for split in ("train", "test") for p in sorted((root / split).iterdir())}
+
+
+def _read(path: Path) -> np.ndarray:
+    audio, _ = sf.read(path, dtype="int16", always_2d=True)
+    return audio.astype(np.int32)
+
+
+def test_layout_and_format(corpus: Path):
+    tracks = _tracks(corpus)
+    assert len(tracks) >= 2 and any((corpus / "test").iterdir()) and any((corpus / "train").iterdir())
+    for folder in tracks.values():
+        assert sorted(p.stem for p in folder.iterdir()) == sorted(STEM_FILES)
+        lengths = set()
+        for name in STEM_FILES:
+            info = sf.info(folder / f"{name}.wav")
+            assert (info.samplerate, info.channels, info.subtype) == (44100, 2, "PCM_16")
+            assert 20.0 <= info.duration <= 40.0
+            lengths.add(info.frames)
+        assert len(lengths) == 1
+    assert not [p for p in corpus.rglob(".tmp*")]
+
+
+def test_mixture_is_exact_sum_of_stems(corpus: Path):
+    for folder in _tracks(corpus).values():
+        stems = {name: _read(folder / f"{name}.wav") for name in STEM_FILES}
+        total = stems["vocals"] + stems["drums"] + stems["bass"] + stems["other"]
+        np.testing.assert_array_equal(stems["mixture"], total)
+        assert 0 < np.abs(stems["mixture"]).max() <= 32767
+
+
+def test_vocals_are_sparse_and_audible(corpus: Path):
+    manifest = json.loads((corpus / "corpus.json").read_text())
+    sung = [t for t in manifest["tracks"] if t["vocal_sources"]]
+    assert sung, "the test corpus should hold at least one track with a voice"
+    longest_gaps = []
+    for track in sung:
+        vocals = _read(corpus / track["split"] / track["name"] / "vocals.wav") / 32768.0
+        hop = 4410  # 100 ms frames
+        frames = vocals[: len(vocals) // hop * hop].reshape(-1, hop, 2)
+        rms_db = 10 * np.log10(np.mean(frames ** 2, axis=(1, 2)) + 1e-12)
+        assert rms_db.max() > -40, f"{track['name']}: vocals almost silent"
+        quiet = rms_db < rms_db.max() - 40
+        run = best = 0
+        for q in quiet:
+            run = run + 1 if q else 0
+            best = max(best, run)
+        longest_gaps.append(best / 10)
+    assert max(longest_gaps) >= 1.0, f"no silent stretch of 1 s in any vocal stem: {longest_gaps}"
+
+
+def test_manifest(corpus: Path):
+    manifest = json.loads((corpus / "corpus.json").read_text())
+    assert manifest["seed"] == SEED and manifest["settings"]["minutes"] == 1.0
+    assert manifest["track_count"] == len(_tracks(corpus)) == sum(manifest["track_counts"].values())
+    seconds = sum(sf.info(f / "mixture.wav").duration for f in _tracks(corpus).values())
+    assert manifest["hours"] * 3600 == pytest.approx(seconds, abs=0.5)
+    assert manifest["hours"] * 60 >= 1.0
+    assert manifest["usage"]["instruments"]["other"] and manifest["sources"]["soundfont"].endswith("FluidR3_GM.sf2")
+    assert {t["name"] for t in manifest["tracks"]} == set(_tracks(corpus))
+
+
+def test_same_seed_same_audio(corpus: Path, tmp_path: Path):
+    """A shorter corpus of the same seed is a prefix of the longer one, byte for byte (any --jobs)."""
+    first = plan_tracks(CorpusSettings(minutes=0.3, seed=SEED))
+    assert len(first) == 1
+    make_corpus(str(tmp_path / "again"), CorpusSettings(minutes=0.3, seed=SEED), jobs=1, progress=False)
+    again = _tracks(tmp_path / "again")[first[0].name]
+    original = _tracks(corpus)[first[0].name]
+    for name in STEM_FILES:
+        assert (again / f"{name}.wav").read_bytes() == (original / f"{name}.wav").read_bytes()
+
+
+def test_never_overwrites(corpus: Path):
+    with pytest.raises(Exception, match="already holds a corpus"):
+        make_corpus(str(corpus), CorpusSettings(minutes=0.3, seed=SEED), progress=False)
+
+
+def _path_without(tmp_path: Path, missing: str) -> str:
+    """A PATH folder with links to every renderer except `missing`."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("fluidsynth", "espeak-ng", "text2wave", "festival"):
+        found = subprocess.run(["which", tool], capture_output=True, text=True).stdout.strip()
+        if tool != missing and found:
+            os.symlink(found, bin_dir / tool)
+    return str(bin_dir)
+
+
+@pytest.mark.parametrize("missing, package", [("fluidsynth", "fluidsynth"), ("espeak-ng", "espeak-ng"),
+                                              ("text2wave", "festival")])
+def test_missing_tool_names_the_package(tmp_path: Path, monkeypatch, missing: str, package: str):
+    monkeypatch.setenv("PATH", _path_without(tmp_path, missing))
+    with pytest.raises(ToolMissingError, match=f"apt-get install {package}"):
+        find_tools()
+
+
+def test_missing_soundfont(tmp_path: Path):
+    with pytest.raises(ToolMissingError, match="fluid-soundfont-gm"):
+        find_tools(soundfont=str(tmp_path / "none.sf2"))
+
+
+def test_cli_missing_tool_is_one_line(tmp_path: Path):
+    env = {**os.environ, "PATH": _path_without(tmp_path, "fluidsynth")}
+    proc = subprocess.run([sys.executable, "-m", "isovox", "make-corpus", str(tmp_path / "out"), "--minutes", "0.2"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "apt-get install fluidsynth" in proc.stderr
+    assert not (tmp_path / "out" / "corpus.json").exists()

@@ -1,0 +1,46 @@
+"""External renderers the corpus needs, located once, with a fix-it error when one is missing."""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+from isovox.core.errors import ToolMissingError
+
+SOUNDFONT_PATH = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+FESTIVAL_KAL_DIR = "/usr/share/festival/voices/english/kal_diphone"
+
+# program -> apt package that provides it
+_PACKAGES = {"fluidsynth": "fluidsynth", "espeak-ng": "espeak-ng", "text2wave": "festival"}
+
+
+@dataclass(frozen=True)
+class Tools:
+    """Absolute paths of the renderers: fluidsynth, espeak-ng, festival's text2wave, the soundfont."""
+
+    fluidsynth: str
+    espeak: str
+    text2wave: str
+    soundfont: str
+
+
+def _which(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        raise ToolMissingError(
+            f"`{program}` not found on PATH; the corpus needs it: apt-get install {_PACKAGES[program]}")
+    return path
+
+
+def find_tools(soundfont: str = SOUNDFONT_PATH) -> Tools:
+    """Locate every renderer; raise `ToolMissingError` naming the apt package of the first missing one."""
+    fluidsynth = _which("fluidsynth")
+    if not os.path.isfile(soundfont):
+        raise ToolMissingError(
+            f"soundfont {soundfont} not found; the corpus needs it: apt-get install fluid-soundfont-gm")
+    espeak = _which("espeak-ng")
+    text2wave = _which("text2wave")
+    if not os.path.isdir(FESTIVAL_KAL_DIR):
+        raise ToolMissingError(
+            f"festival voice kal ({FESTIVAL_KAL_DIR}) not found: apt-get install festvox-kallpc16k")
+    return Tools(fluidsynth=fluidsynth, espeak=espeak, text2wave=text2wave, soundfont=soundfont)
