@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
-from isovox.core.errors import ToolMissingError
+from isovox.core.errors import AudioFileError, ToolMissingError
 from isovox.training.corpus.render import CorpusSettings, make_corpus, plan_tracks
 from isovox.training.corpus.tools import find_tools
 
@@ -101,7 +100,7 @@ def test_same_seed_same_audio(corpus: Path, tmp_path: Path):
 
 
 def test_never_overwrites(corpus: Path):
-    with pytest.raises(Exception, match="already holds a corpus"):
+    with pytest.raises(AudioFileError, match="already holds a corpus"):
         make_corpus(str(corpus), CorpusSettings(minutes=0.3, seed=SEED), progress=False)
 
 
@@ -110,7 +109,7 @@ def _path_without(tmp_path: Path, missing: str) -> str:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("fluidsynth", "espeak-ng", "text2wave", "festival"):
-        found = subprocess.run(["which", tool], capture_output=True, text=True).stdout.strip()
+        found = subprocess.run(["which", tool], capture_output=True, text=True, check=False).stdout.strip()
         if tool != missing and found:
             os.symlink(found, bin_dir / tool)
     return str(bin_dir)
@@ -132,7 +131,7 @@ def test_missing_soundfont(tmp_path: Path):
 def test_cli_missing_tool_is_one_line(tmp_path: Path):
     env = {**os.environ, "PATH": _path_without(tmp_path, "fluidsynth")}
     proc = subprocess.run([sys.executable, "-m", "isovox", "make-corpus", str(tmp_path / "out"), "--minutes", "0.2"],
-                          capture_output=True, text=True, env=env)
+                          capture_output=True, text=True, env=env, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "apt-get install fluidsynth" in proc.stderr
     assert not (tmp_path / "out" / "corpus.json").exists()

@@ -23,5 +23,5 @@ def run(args: argparse.Namespace) -> int:
                              "rate >= 8000, jobs >= 1; fix the option")
     manifest = make_corpus(args.out, CorpusSettings(minutes=args.minutes, seed=args.seed, sample_rate=args.sample_rate,
                                                     test_fraction=args.test_fraction), jobs=args.jobs)
-    print(f"wrote {manifest['track_count']} tracks ({manifest['hours'] * 60:.1f} min) to {args.out}")
+    print(f"wrote {manifest['track_count']} track(s) ({manifest['hours'] * 60:.1f} min) to {args.out}")
     return 0

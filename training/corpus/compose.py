@@ -17,11 +17,11 @@ MODES: dict[str, tuple[int, ...]] = {
 PROGRESSIONS = ((0, 4, 5, 3), (0, 5, 3, 4), (0, 3, 4, 0), (5, 3, 0, 4), (0, 6, 5, 4), (0, 3, 0, 4),
                 (1, 4, 0, 0), (0, 2, 3, 4), (3, 4, 2, 5), (0, 0, 3, 4), (0, 5, 1, 4), (5, 4, 3, 4))
 VOICE_PROGRAMS = (52, 53, 54)  # 0-based GM: Choir Aahs, Voice Oohs, Synth Voice -> the vocals stem
-CHORD_PROGRAMS = tuple([*range(0, 8), 8, 11, 12, *range(16, 24), *range(24, 32), *range(40, 52),
-                        *range(56, 64), *range(88, 96), 104, 105, 106, 107, 46, 81, 82])
+CHORD_PROGRAMS = (*range(8), 8, 11, 12, *range(16, 24), *range(24, 32), *range(40, 52),
+                        *range(56, 64), *range(88, 96), 104, 105, 106, 107, 46, 81, 82)
 BASS_PROGRAMS = tuple([*range(32, 40)] * 4 + [42, 43, 58, 87, 0, 70])
-LEAD_PROGRAMS = tuple([*range(24, 32), 40, 41, 42, 56, 57, 59, 60, 64, 65, 66, 67, 68, 69, 71, 72, 73,
-                       74, 75, 77, 78, 79, *range(80, 88), 104, 105, 109, 110, 111, 11, 12, 13, 0, 4, 16, 22])
+LEAD_PROGRAMS = (*range(24, 32), 40, 41, 42, 56, 57, 59, 60, 64, 65, 66, 67, 68, 69, 71, 72, 73,
+                       74, 75, 77, 78, 79, *range(80, 88), 104, 105, 109, 110, 111, 11, 12, 13, 0, 4, 16, 22)
 DRUM_KITS = (0, 0, 0, 8, 16, 24, 25, 32, 40, 48)
 ESPEAK_LANGUAGES = ("en-us", "en-us", "en-gb", "de", "fr-fr", "es", "it", "pt", "nl", "sv", "pl", "fi",
                     "cs", "ro", "id", "sw", "tr", "hu", "af", "da")
@@ -165,7 +165,8 @@ def _chord_at(chords: list[tuple[float, float, int]], beat_abs: float) -> int:
     return chords[-1][2]
 
 
-def _drums(rng, grid: _Grid, n_bars: int, humanize_s: float) -> list[Note]:
+def _drums(rng: np.random.Generator, grid: _Grid, n_bars: int, humanize_s: float) -> list[Note]:
+    """A GM drum pattern of one random style on a 16th grid, with crashes, fills and dropped hits."""
     style = rng.choice(["rock", "four", "halftime", "funk", "jazz", "sparse", "latin", "rock"])
     steps = grid.beats_per_bar * 4
     step_beats = 0.25
@@ -210,7 +211,9 @@ def _drums(rng, grid: _Grid, n_bars: int, humanize_s: float) -> list[Note]:
     return notes
 
 
-def _bass(rng, grid: _Grid, chords, root: int, scale, n_bars: int) -> list[Note]:
+def _bass(rng: np.random.Generator, grid: _Grid, chords: list[tuple[float, float, int]], root: int,
+          scale: tuple[int, ...], n_bars: int) -> list[Note]:
+    """A bass line (E1..E3) following the chord roots in one of six rhythmic styles."""
     style = rng.choice(["whole", "quarters", "eighths", "root5", "walking", "synco"])
     bpb = grid.beats_per_bar
     notes: list[Note] = []
@@ -243,7 +246,9 @@ def _bass(rng, grid: _Grid, chords, root: int, scale, n_bars: int) -> list[Note]
     return notes
 
 
-def _comp(rng, grid: _Grid, chords, root: int, scale, n_bars: int, program: int) -> list[Note]:
+def _comp(rng: np.random.Generator, grid: _Grid, chords: list[tuple[float, float, int]], root: int,
+          scale: tuple[int, ...], n_bars: int, program: int) -> list[Note]:
+    """Chord accompaniment: sustained, block, strummed (guitars), off-beat or arpeggiated."""
     guitar = 24 <= program < 32
     style = rng.choice(["sustain", "blocks", "arp", "offbeat", "strum" if guitar else "blocks"])
     low = int(rng.integers(48, 58))
@@ -281,8 +286,9 @@ def _comp(rng, grid: _Grid, chords, root: int, scale, n_bars: int, program: int)
     return notes
 
 
-def _melody(rng, grid: _Grid, chords, root: int, scale, start_beat: float, end_beat: float,
-            low: int, high: int, density: float) -> list[Note]:
+def _melody(rng: np.random.Generator, grid: _Grid, chords: list[tuple[float, float, int]], root: int,
+            scale: tuple[int, ...], start_beat: float, end_beat: float, low: int, high: int,
+            density: float) -> list[Note]:
     """A scale-wise random walk favouring chord tones on strong beats; `density` ~ notes per beat."""
     palette = np.array([0.25, 0.5, 0.5, 1.0, 1.0, 1.5, 2.0, 3.0])
     weights = np.exp(-np.abs(np.log2(palette) - np.log2(1.0 / max(density, 0.25))))
@@ -314,14 +320,16 @@ def _melody(rng, grid: _Grid, chords, root: int, scale, start_beat: float, end_b
     return notes
 
 
-def _syllables(rng, n: int, language: str) -> list[str]:
+def _syllables(rng: np.random.Generator, n: int, language: str) -> list[str]:
+    """`n` singable syllables: English words for English voices (mostly), else pseudo-syllables."""
     if language.startswith("en") and rng.random() < 0.7:
         return [str(w) for w in rng.choice(ENGLISH_WORDS, n)]
     return ["".join((str(rng.choice(SYLLABLE_ONSETS)), str(rng.choice(SYLLABLE_VOWELS)),
                      str(rng.choice(SYLLABLE_CODAS)))) for _ in range(n)]
 
 
-def _sentence(rng, language: str, n_words: int) -> list[str]:
+def _sentence(rng: np.random.Generator, language: str, n_words: int) -> list[str]:
+    """Random words of the language (a small built-in list, or pseudo-words) to speak."""
     lang = language.split("-")[0]
     if lang == "en":
         return [str(w) for w in rng.choice(ENGLISH_WORDS, n_words)]
@@ -330,7 +338,8 @@ def _sentence(rng, language: str, n_words: int) -> list[str]:
     return ["".join(_syllables(rng, int(rng.integers(1, 4)), "xx")) for _ in range(n_words)]
 
 
-def _espeak_voice(rng, register: str) -> str:
+def _espeak_voice(rng: np.random.Generator, register: str) -> str:
+    """An espeak-ng voice `language+variant`, the variant matching the register (rarely a whisper)."""
     language = str(rng.choice(ESPEAK_LANGUAGES))
     variant = str(rng.choice(FEMALE_VARIANTS if register == "female" else MALE_VARIANTS))
     if rng.random() < 0.04:
@@ -354,8 +363,8 @@ def compose(rng: np.random.Generator, duration_s: float) -> Arrangement:
     parts: dict[str, list[Part]] = {"drums": [], "bass": [], "other": [], "vocals": []}
 
     def channel_settings() -> dict:
-        return dict(volume=int(rng.integers(80, 121)), pan=int(np.clip(rng.normal(64, 28), 0, 127)),
-                    reverb=int(rng.integers(0, 90)), chorus=int(rng.choice([0, 0, int(rng.integers(0, 80))])))
+        return {"volume": int(rng.integers(80, 121)), "pan": int(np.clip(rng.normal(64, 28), 0, 127)),
+                    "reverb": int(rng.integers(0, 90)), "chorus": int(rng.choice([0, 0, int(rng.integers(0, 80))]))}
 
     if rng.random() < 0.9:
         parts["drums"].append(Part("drums", int(rng.choice(DRUM_KITS)), True,
@@ -454,7 +463,7 @@ def compose(rng: np.random.Generator, duration_s: float) -> Arrangement:
             part.notes = [n for n in part.notes if n.start_s < duration_s - 0.05]
             for n in part.notes:
                 n.dur_s = max(0.03, min(n.dur_s, duration_s - n.start_s))
-    description = dict(tempo_bpm=round(tempo, 1), beats_per_bar=beats_per_bar, key_root=root, mode=mode,
-                       vocal_register=register, vocal_style=str(track_style),
-                       programs={s: [p.program for p in ps] for s, ps in parts.items()})
+    description = {"tempo_bpm": round(tempo, 1), "beats_per_bar": beats_per_bar, "key_root": root, "mode": mode,
+                       "vocal_register": register, "vocal_style": str(track_style),
+                       "programs": {s: [p.program for p in ps] for s, ps in parts.items()}}
     return Arrangement(duration_s, tempo, beats_per_bar, root, mode, parts, phrases, register, description)

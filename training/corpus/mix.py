@@ -45,7 +45,7 @@ def place_phrases(phrases: list[tuple[float, float, np.ndarray]], num_samples: i
     line = np.zeros(num_samples, dtype=np.float32)
     fade = int(0.02 * sample_rate)
     for start_s, gain_db, audio in phrases:
-        a = int(round(start_s * sample_rate))
+        a = round(start_s * sample_rate)
         take = min(audio.size, num_samples - a)
         if take <= 0:
             continue
@@ -120,7 +120,7 @@ def mix_track(rng: np.random.Generator, stems: dict[str, np.ndarray], sample_rat
         mixture = sum(ints[s] for s in STEMS)
     result = {s: ints[s].astype(np.int16) for s in STEMS}
     result["mixture"] = mixture.astype(np.int16)
-    info = dict(vocal_to_accompaniment_db=round(ratio_db, 2), peak_dbfs=round(peak_db, 2),
-                stem_levels_db={k: round(float(v), 2) for k, v in levels.items()},
-                vocal_active_fraction=round(float(mask.mean()), 3))
+    info = {"vocal_to_accompaniment_db": round(ratio_db, 2), "peak_dbfs": round(peak_db, 2),
+                "stem_levels_db": {k: round(float(v), 2) for k, v in levels.items()},
+                "vocal_active_fraction": round(float(mask.mean()), 3)}
     return result, info

@@ -16,10 +16,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import soundfile as sf
-
 from isovox.core.errors import AudioFileError
 from isovox.training.corpus.compose import Arrangement, compose
-from isovox.training.corpus.mix import STEMS, instrument_effects, mix_track, place_phrases, vocal_effects
+from isovox.training.corpus.mix import instrument_effects, mix_track, place_phrases, vocal_effects
 from isovox.training.corpus.synth import render_midi_segments, render_phrase
 from isovox.training.corpus.tools import Tools, find_tools
 
@@ -79,10 +78,10 @@ def plan_tracks(settings: CorpusSettings) -> list[TrackSpec]:
     while sum(durations) < settings.minutes * 60.0:
         durations.append(round(float(rng.uniform(settings.min_track_seconds, settings.max_track_seconds)), 2))
     n = len(durations)
-    n_test = int(round(n * settings.test_fraction))
+    n_test = round(n * settings.test_fraction)
     if settings.test_fraction > 0 and n >= 2:
         n_test = min(max(n_test, 1), n - 1)
-    test = set(int(i) for i in rng.choice(n, n_test, replace=False)) if n_test else set()
+    test = {int(i) for i in rng.choice(n, n_test, replace=False)} if n_test else set()
     return [TrackSpec(i, f"isovox-s{settings.seed}-{i:05d}", "test" if i in test else "train", d)
             for i, d in enumerate(durations)]
 
@@ -134,7 +133,7 @@ def render_batch(job: tuple[str, CorpusSettings, Tools, list[TrackSpec]]) -> lis
 def _tool_versions(tools: Tools) -> dict[str, str]:
     versions = {}
     for name, cmd in (("fluidsynth", [tools.fluidsynth, "--version"]), ("espeak-ng", [tools.espeak, "--version"])):
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         versions[name] = (proc.stdout.strip().splitlines() or ["unknown"])[0]
     versions["festival"] = "text2wave, voice kal_diphone"
     return versions
@@ -150,9 +149,9 @@ def _usage(summaries: list[dict]) -> dict:
                 programs[stem][DRUM_KIT_NAMES.get(p, str(p)) if stem == "drums" else GM_NAMES[p]] += 1
         voices.update(s["voices"])
         sources.update(s["vocal_sources"])
-    return dict(instruments={k: dict(v.most_common()) for k, v in programs.items()},
-                voices=dict(voices.most_common()), vocal_sources=dict(sources.most_common()),
-                modes=dict(collections.Counter(s["mode"] for s in summaries).most_common()))
+    return {"instruments": {k: dict(v.most_common()) for k, v in programs.items()},
+                "voices": dict(voices.most_common()), "vocal_sources": dict(sources.most_common()),
+                "modes": dict(collections.Counter(s["mode"] for s in summaries).most_common())}
 
 
 def make_corpus(out_dir: str, settings: CorpusSettings, jobs: int = 1, progress: bool = True) -> dict:
@@ -182,17 +181,17 @@ def make_corpus(out_dir: str, settings: CorpusSettings, jobs: int = 1, progress:
                     bar.update(round(sum(t["seconds"] for t in batch)))
     split_hours = {sp: round(sum(t["seconds"] for t in summaries if t["split"] == sp) / 3600, 4) for sp in ("train", "test")}
     ratios = [t["vocal_to_accompaniment_db"] for t in summaries]
-    manifest = dict(
-        generator="isovox make-corpus", generator_version=GENERATOR_VERSION, settings=asdict(settings),
-        seed=settings.seed, track_count=len(summaries),
-        track_counts={sp: sum(t["split"] == sp for t in summaries) for sp in ("train", "test")},
-        hours=round(total_s / 3600, 4), split_hours=split_hours,
-        layout="MUSDB18-HQ: {train,test}/<track>/{mixture,vocals,drums,bass,other}.wav, 16-bit PCM stereo",
-        sources=dict(soundfont=tools.soundfont, espeak="espeak-ng voices (language+variant)",
-                     festival="festival kal_diphone (text2wave, singing mode and speech)", tools=_tool_versions(tools)),
-        vocal_to_accompaniment_db=dict(min=min(ratios), max=max(ratios), mean=round(float(np.mean(ratios)), 2)) if ratios else {},
-        instrumental_tracks=sum(not t["vocal_sources"] for t in summaries),
-        usage=_usage(summaries), tracks=summaries)
+    manifest = {
+        "generator": "isovox make-corpus", "generator_version": GENERATOR_VERSION, "settings": asdict(settings),
+        "seed": settings.seed, "track_count": len(summaries),
+        "track_counts": {sp: sum(t["split"] == sp for t in summaries) for sp in ("train", "test")},
+        "hours": round(total_s / 3600, 4), "split_hours": split_hours,
+        "layout": "MUSDB18-HQ: {train,test}/<track>/{mixture,vocals,drums,bass,other}.wav, 16-bit PCM stereo",
+        "sources": {"soundfont": tools.soundfont, "espeak": "espeak-ng voices (language+variant)",
+                     "festival": "festival kal_diphone (text2wave, singing mode and speech)", "tools": _tool_versions(tools)},
+        "vocal_to_accompaniment_db": {"min": min(ratios), "max": max(ratios), "mean": round(float(np.mean(ratios)), 2)} if ratios else {},
+        "instrumental_tracks": sum(not t["vocal_sources"] for t in summaries),
+        "usage": _usage(summaries), "tracks": summaries}
     tmp = os.path.join(out_dir, ".corpus.json.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=1)

@@ -9,17 +9,17 @@ from __future__ import annotations
 import functools
 import os
 import subprocess
+import tempfile
 from fractions import Fraction
 
 import mido
 import numpy as np
 import pedalboard
 import soundfile as sf
-from scipy.signal import resample_poly
-
 from isovox.core.errors import AudioFileError
 from isovox.training.corpus.compose import Part, VocalPhrase
 from isovox.training.corpus.tools import Tools
+from scipy.signal import resample_poly
 
 TICKS_PER_SECOND = 960  # ticks_per_beat 960 at 60 bpm: 1 tick ~ 1 ms
 SEGMENT_TAIL_S = 2.5    # silence between stems in one render, for release and reverb tails
@@ -34,7 +34,7 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int, shift_semitones: float 
 
 
 def _run(cmd: list[str], what: str) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise AudioFileError(f"{what} failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}; "
                              f"check that the tool runs by hand: {' '.join(cmd[:3])} ...")
@@ -53,7 +53,7 @@ def write_segments_midi(path: str, segments: list[tuple[float, list[Part]]], end
     events: list[tuple[int, int, mido.Message]] = []  # (tick, order, message)
 
     def tick(t: float) -> int:
-        return int(round(t * TICKS_PER_SECOND))
+        return round(t * TICKS_PER_SECOND)
 
     for offset_s, parts in segments:
         melodic = iter([c for c in range(16) if c != 9])
@@ -92,15 +92,15 @@ def render_midi_segments(tools: Tools, workdir: str, stems: list[tuple[float, li
     write_segments_midi(mid, segments, offset)
     _run([tools.fluidsynth, "-ni", "-q", "-g", "0.5", "-r", str(sample_rate), "-o", "audio.file.format=float",
           "-o", "synth.polyphony=256", "-F", wav, tools.soundfont, mid], "fluidsynth")
-    audio, sr = _read(wav, "fluidsynth")
+    audio, _sr = _read(wav, "fluidsynth")
     os.remove(wav)
-    total = int(round(offset * sample_rate)) + sample_rate
+    total = round(offset * sample_rate) + sample_rate
     if audio.shape[1] < total:
         audio = np.pad(audio, ((0, 0), (0, total - audio.shape[1])))
     out = []
     for (start_s, _), (duration_s, _) in zip(segments, stems):
-        a = int(round(start_s * sample_rate))
-        out.append(np.ascontiguousarray(audio[:, a:a + int(round(duration_s * sample_rate))]))
+        a = round(start_s * sample_rate)
+        out.append(np.ascontiguousarray(audio[:, a:a + round(duration_s * sample_rate)]))
     return out
 
 
@@ -114,16 +114,17 @@ def transpose(audio: np.ndarray, sample_rate: int, shift_semitones: float, stret
 
 
 @functools.lru_cache(maxsize=256)
-def espeak_pitch_range(espeak: str, voice: str, workdir: str) -> tuple[float, float]:
+def espeak_pitch_range(espeak: str, voice: str) -> tuple[float, float]:
     """F0 in Hz of `voice` at SSML prosody pitch 0 and 99 (monotone), measured once per process."""
     import librosa
 
     f0s = []
     for level in (0, 99):
-        path = os.path.join(workdir, f"calib-{level}.wav")
         ssml = f'<speak><prosody pitch="{level}" range="0">laa maa</prosody></speak>'
-        _run([espeak, "-m", "-v", voice, "-w", path, ssml], "espeak-ng")
-        audio, sr = _read(path, "espeak-ng")
+        with tempfile.TemporaryDirectory(prefix="isovox-espeak-") as workdir:
+            path = os.path.join(workdir, "calibration.wav")
+            _run([espeak, "-m", "-v", voice, "-w", path, ssml], "espeak-ng")
+            audio, sr = _read(path, "espeak-ng")
         f0 = librosa.yin(audio[0], fmin=40, fmax=900, sr=sr, frame_length=2048)
         rms = librosa.feature.rms(y=audio[0], frame_length=2048, hop_length=512)[0][: len(f0)]
         voiced = f0[: len(rms)][rms > 0.3 * rms.max()] if rms.max() > 0 else np.array([])
@@ -145,7 +146,7 @@ def espeak_sing(tools: Tools, workdir: str, phrase: VocalPhrase, sample_rate: in
     rest of the transposition is done by resampling (moves the formants) or by rubberband (keeps them).
     The phrase is then time-stretched (0.6..1.6x) towards the length of its notes. Returns (samples,).
     """
-    low, high = espeak_pitch_range(tools.espeak, phrase.voice, workdir)
+    low, high = espeak_pitch_range(tools.espeak, phrase.voice)
     centre = float(np.median([_hz(n.pitch) for n in phrase.notes]))
     shift = float(np.clip(np.round(12 * np.log2(centre / np.sqrt(low * high))), -7, 7))
     span = np.log2(high / low)
