@@ -157,7 +157,8 @@ def validate_audio(audio: np.ndarray, sample_rate: int, what: str = "audio") -> 
     audio = audio.astype(np.float32, copy=False)
     finite = np.isfinite(audio)
     if not finite.all():
-        channel, sample = np.argwhere(~finite)[0]
+        sample = np.flatnonzero(~finite.all(axis=0))[0]
+        channel = np.flatnonzero(~finite[:, sample])[0]
         raise AudioDataError(_nonfinite_message(what, int(audio.size - np.count_nonzero(finite)),
                                                 int(sample), int(channel), int(sample_rate)))
     return audio

@@ -174,7 +174,8 @@ class Separator:
         tail = to_model.process(np.zeros((channels, 0), np.float32), last=True)
         pending.push(tail)
         state["fed"] += tail.shape[1]
-        flush = -(-(pending.count + state["skip"]) // hop) * hop - pending.count
+        # the engine's output lags its input by delay_samples: feed that much silence (whole hops)
+        flush = -(-(pending.count + engine.delay_samples) // hop) * hop - pending.count
         pending.push(np.zeros((channels, flush), np.float32))
         while pending.count:
             separated = run(min(chunk, pending.count))

@@ -1,0 +1,125 @@
+"""Separator: arrays and files, any rate and channel count, chunked == whole, formats."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from isovox.core.errors import AudioDataError, ConfigMismatchError
+from isovox.host.separator import Separator, stem_paths
+from separation_reference import reference_vocals
+
+
+@pytest.fixture(scope="module")
+def separator(tiny_model_path):
+    return Separator(tiny_model_path, device="cpu")
+
+
+def test_matches_the_whole_signal_reference(tiny_lookahead_model_path, music_like):
+    audio, rate = music_like
+    separator = Separator(tiny_lookahead_model_path, device="cpu", chunk_frames=7)  # many chunks
+    original = audio.copy()
+    vocals = separator.separate(audio, rate)
+    np.testing.assert_array_equal(audio, original)  # the input is not modified
+    np.testing.assert_allclose(vocals, reference_vocals(tiny_lookahead_model_path, audio), atol=2e-6)
+    assert np.abs(vocals).max() > 1e-3
+
+
+@pytest.mark.parametrize("channels", range(1, 9))
+def test_any_channel_count_keeps_shape(separator, channels):
+    audio = np.random.default_rng(channels).uniform(-0.3, 0.3, (channels, 5000)).astype(np.float32)
+    vocals = separator.separate(audio, 44100)
+    assert vocals.shape == audio.shape and vocals.dtype == np.float32
+    # each channel goes through the same mono model on its own
+    np.testing.assert_allclose(vocals[-1:], separator.separate(audio[-1:], 44100), atol=2e-6)
+
+
+@pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000, 96000, 192000])
+@pytest.mark.parametrize("length", [1, 700, 12345])
+def test_any_rate_and_length_keeps_shape(separator, rate, length):
+    t = np.arange(length) / rate
+    audio = np.stack([np.sin(2 * np.pi * 300 * t), np.sin(2 * np.pi * 500 * t)]).astype(np.float32) * 0.3
+    vocals = separator.separate(audio, rate)
+    assert vocals.shape == audio.shape and np.all(np.isfinite(vocals))
+
+
+def test_silence_in_silence_out(separator):
+    assert np.all(separator.separate(np.zeros((2, 30000), np.float32), 44100) == 0.0)
+
+
+def test_bad_arrays_are_rejected(separator):
+    with pytest.raises(AudioDataError, match="NaN"):
+        separator.separate(np.full((1, 100), np.nan, np.float32), 44100)
+    with pytest.raises(AudioDataError, match="channels, samples"):
+        separator.separate(np.zeros(100, np.float32), 44100)
+    with pytest.raises(AudioDataError, match="sample rate"):
+        separator.separate(np.zeros((1, 100), np.float32), 4000)
+
+
+def test_progress_reports_seconds(separator, music_like):
+    audio, rate = music_like
+    seen = []
+    separator.separate(audio, rate, progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (pytest.approx(3.0), pytest.approx(3.0))
+    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+
+
+@pytest.mark.parametrize("in_ext, out_ext, subtype, expected_subtype", [
+    ("wav", "wav", "PCM_24", "PCM_24"), ("flac", "flac", "PCM_16", "PCM_16"),
+    ("ogg", "ogg", "VORBIS", "VORBIS"), ("wav", "flac", "FLOAT", "PCM_16"), ("flac", "wav", "PCM_24", "PCM_24"),
+])
+def test_files_in_each_format(separator, music_like, tmp_path, in_ext, out_ext, subtype, expected_subtype):
+    audio, rate = music_like
+    source = tmp_path / f"in.{in_ext}"
+    sf.write(str(source), audio.T, 48000, subtype=subtype)  # not the model's rate: resampled both ways
+    before = source.read_bytes()
+    written = separator.separate_file(source, tmp_path / f"out.{out_ext}", stems=("vocals", "accompaniment"),
+                                      progress=False)
+    assert source.read_bytes() == before
+    assert set(written) == {"vocals", "accompaniment"}
+    for path in written.values():
+        info = sf.info(str(path))
+        assert (info.samplerate, info.channels, info.frames, info.subtype) == (48000, 2, audio.shape[1],
+                                                                               expected_subtype)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"in.{in_ext}", f"out.{out_ext}", f"out.accompaniment.{out_ext}"])  # no temp files left
+
+
+def test_chunked_file_equals_in_memory(separator, music_like, tmp_path):
+    audio, rate = music_like
+    for file_rate in (44100, 22050):
+        source = tmp_path / f"in{file_rate}.wav"
+        sf.write(str(source), audio.T, file_rate, subtype="FLOAT")
+        written = separator.separate_file(source, tmp_path / f"out{file_rate}.wav",
+                                          stems=("vocals", "accompaniment"), progress=False)
+        vocals, _ = sf.read(str(written["vocals"]), dtype="float32")
+        accompaniment, _ = sf.read(str(written["accompaniment"]), dtype="float32")
+        in_memory = separator.separate(audio, file_rate)
+        np.testing.assert_allclose(vocals.T, in_memory, atol=1e-6)
+        np.testing.assert_allclose(accompaniment.T, audio - in_memory, atol=1e-6)
+
+
+def test_griffin_lim_phase_offline(tiny_model_path, music_like):
+    audio, rate = music_like
+    separator = Separator(tiny_model_path, device="cpu", phase="griffinlim", griffinlim_iterations=4,
+                          griffinlim_block_frames=32, griffinlim_lookahead_frames=4)
+    vocals = separator.separate(audio[:, :30000], rate)
+    mixture_phase = Separator(tiny_model_path, device="cpu").separate(audio[:, :30000], rate)
+    assert vocals.shape == (2, 30000) and np.all(np.isfinite(vocals))
+    assert 0 < np.abs(vocals - mixture_phase).max() < np.abs(mixture_phase).max()
+
+
+def test_properties_and_settings(tiny_model_path, separator):
+    assert separator.provider == "CPUExecutionProvider"
+    assert separator.metadata.stft.sample_rate == 44100
+    with pytest.raises(ConfigMismatchError, match="phase"):
+        Separator(tiny_model_path, device="cpu", phase="random")
+
+
+def test_stem_paths():
+    paths = stem_paths("dir/song.vocals.flac", ["vocals", "accompaniment"])
+    assert [str(p) for p in paths.values()] == ["dir/song.vocals.flac", "dir/song.vocals.accompaniment.flac"]
+    assert str(stem_paths("x.wav", ["accompaniment"])["accompaniment"]) == "x.wav"
+    for bad in ([], ["drums"], ["vocals", "vocals"]):
+        with pytest.raises(ConfigMismatchError):
+            stem_paths("x.wav", bad)
