@@ -1,0 +1,158 @@
+"""Loaders for every supported layout, alignment of seed pairs, augmentation, clear errors."""
+from __future__ import annotations
+
+import os
+import time
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("torch")
+
+from isovox.core.errors import AudioDataError, AudioFileError  # noqa: E402
+from isovox.training.datasets import (  # noqa: E402
+    AlignedPairTrack, AlignmentWarning, Augmentation, CropDataset, IncompleteTrackWarning, StemTrack,
+    TrackScanner, read_crop, validation_clips,
+)
+from synthetic_stems import SAMPLE_RATE, voice_and_band, write_musdb  # noqa: E402
+
+
+def test_musdb_layout_sums_accompaniment_stems(tmp_path):
+    write_musdb(tmp_path, 2, 1.0, "train")
+    write_musdb(tmp_path, 1, 1.0, "test", seed=5)
+    train = TrackScanner(tmp_path, split="train").scan()
+    assert [t.name for t in train] == ["track00", "track01"]
+    assert len(TrackScanner(tmp_path).scan()) == 3  # no split asked: both splits
+    track = train[0]
+    assert isinstance(track, StemTrack) and len(track.accompaniment) == 3
+    vocals, accompaniment = track.read(1000, 4096)
+    mixture = sf.read(tmp_path / "train" / "track00" / "mixture.wav", start=1000, frames=4096,
+                      dtype="float32")[0].T
+    np.testing.assert_allclose(vocals + accompaniment, mixture, atol=1e-6)
+
+
+def test_read_crop_pads_outside_the_file_and_duplicates_mono(tmp_path):
+    path = tmp_path / "mono.wav"
+    sf.write(path, np.arange(1, 101, dtype=np.float32) / 100, SAMPLE_RATE, subtype="FLOAT")
+    crop = read_crop(path, -10, 120)
+    assert crop.shape == (2, 120)
+    np.testing.assert_array_equal(crop[0], crop[1])
+    assert np.all(crop[:, :10] == 0) and np.all(crop[:, 110:] == 0) and crop[0, 10] == pytest.approx(0.01)
+
+
+def test_vocals_accompaniment_folders(tmp_path):
+    vocals, band = voice_and_band(1.0, 0)
+    folder = tmp_path / "song"
+    folder.mkdir()
+    sf.write(folder / "vocals.flac", vocals.T, SAMPLE_RATE)
+    sf.write(folder / "accompaniment.wav", band.T, SAMPLE_RATE, subtype="FLOAT")
+    (track,) = TrackScanner(tmp_path).scan()
+    assert track.accompaniment == (folder / "accompaniment.wav",)
+    got_vocals, got_band = track.read(0, 2048)
+    np.testing.assert_allclose(got_band, band[:, :2048], atol=1e-6)
+    np.testing.assert_allclose(got_vocals, vocals[:, :2048], atol=1e-4)  # 16-bit FLAC
+
+
+def _seed_pair(folder, name, offset_samples, gain, seconds=6.0, seed=0):
+    """Mix = band + vocals; the a cappella is the vocals shifted by `offset_samples` and scaled by 1/gain."""
+    vocals, band = voice_and_band(seconds, seed)
+    sf.write(folder / f"{name}.wav", (vocals + band).T, SAMPLE_RATE, subtype="FLOAT")
+    if offset_samples >= 0:   # a cappella starts later in its file: leading silence
+        acapella = np.concatenate([np.zeros((2, offset_samples), np.float32), vocals], axis=1)
+    else:                     # a cappella trimmed at the start
+        acapella = vocals[:, -offset_samples:]
+    sf.write(folder / f"{name}.acapella.wav", (acapella / gain).T, SAMPLE_RATE, subtype="FLOAT")
+    return vocals, band
+
+
+@pytest.mark.parametrize("offset", [12345, -777])
+def test_seed_pair_is_aligned(tmp_path, offset):
+    vocals, band = _seed_pair(tmp_path, "song", offset, gain=0.5)
+    (track,) = TrackScanner(tmp_path).scan()
+    assert isinstance(track, AlignedPairTrack)
+    assert track.alignment.offset_samples == -offset
+    assert track.alignment.gain == pytest.approx(0.5, rel=1e-3)
+    got_vocals, got_band = track.read(44100, 8192)
+    # the least-squares gain absorbs the small vocals/band correlation: equal to ~0.1 % of full scale
+    np.testing.assert_allclose(got_vocals, vocals[:, 44100:44100 + 8192], atol=1e-3)
+    np.testing.assert_allclose(got_band, band[:, 44100:44100 + 8192], atol=1e-3)
+
+
+def test_unalignable_pair_warns_and_is_skipped(tmp_path):
+    _seed_pair(tmp_path, "good", 300, gain=1.0)
+    vocals, band = voice_and_band(6.0, 1)
+    sf.write(tmp_path / "bad.wav", (vocals + band).T, SAMPLE_RATE, subtype="FLOAT")
+    other = np.random.default_rng(3).standard_normal((6 * SAMPLE_RATE, 2)).astype(np.float32) * 0.1
+    sf.write(tmp_path / "bad.acapella.wav", other, SAMPLE_RATE, subtype="FLOAT")
+    with pytest.warns(AlignmentWarning, match="bad.acapella.wav"):
+        tracks = TrackScanner(tmp_path).scan()
+    assert [t.name for t in tracks] == ["good"]
+
+
+def test_corrupt_stem_error_names_the_file(tmp_path):
+    write_musdb(tmp_path, 1, 0.5, "train")
+    bad = tmp_path / "train" / "track00" / "bass.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunk")
+    with pytest.raises(AudioFileError, match="bass.wav"):
+        TrackScanner(tmp_path, split="train").scan()
+
+
+def test_missing_stem_error_names_the_file(tmp_path):
+    write_musdb(tmp_path, 1, 0.5, "train")
+    (tmp_path / "train" / "track00" / "drums.wav").unlink()
+    with pytest.raises(AudioFileError, match="drums.wav"):
+        TrackScanner(tmp_path, split="train").scan()
+
+
+def test_wrong_sample_rate_is_refused(tmp_path):
+    write_musdb(tmp_path, 1, 0.5, "train")
+    with pytest.raises(AudioDataError, match="48000 Hz"):
+        TrackScanner(tmp_path, sample_rate=48000, split="train").scan()
+
+
+def test_corpus_being_written_hidden_and_fresh_tracks_skipped(tmp_path):
+    write_musdb(tmp_path, 2, 0.5, "train")
+    (tmp_path / "train" / ".tmp-track02").mkdir()  # the corpus writer's temp folder
+    old = time.time() - 60
+    for path in (tmp_path / "train" / "track00").iterdir():
+        os.utime(path, (old, old))
+    (tmp_path / "train" / "track01" / "other.wav").unlink()
+    scanner = TrackScanner(tmp_path, split="train", skip_incomplete=True)
+    with pytest.warns(IncompleteTrackWarning, match="track01"):
+        assert [t.name for t in scanner.scan()] == ["track00"]
+
+
+def test_crops_are_deterministic_and_augmented(tmp_path):
+    write_musdb(tmp_path, 3, 1.0, "train")
+    tracks = TrackScanner(tmp_path, split="train").scan()
+    dataset = CropDataset(tracks, 4096, 16, seed=1, epoch=2)
+    vocals, band = dataset[3]
+    assert vocals.shape == band.shape == (2, 4096)
+    np.testing.assert_array_equal(vocals.numpy(), dataset[3][0].numpy())
+    assert not np.array_equal(vocals.numpy(), CropDataset(tracks, 4096, 16, seed=1, epoch=3)[3][0].numpy())
+    plain = CropDataset(tracks, 4096, 16, seed=1, epoch=2, augmentation=Augmentation.none())
+    swapped = CropDataset(tracks, 4096, 16, seed=1, epoch=2,
+                          augmentation=Augmentation((0.0, 0.0), 1.0, 0.0))
+    v_plain, v_swapped = plain[5][0].numpy(), swapped[5][0].numpy()
+    np.testing.assert_array_equal(v_plain[::-1], v_swapped)
+    gained = CropDataset(tracks, 4096, 16, seed=1, epoch=2, augmentation=Augmentation((-6.0, -6.0), 0.0, 0.0))
+    np.testing.assert_allclose(gained[5][0].numpy(), v_plain * 10 ** (-6 / 20), rtol=1e-5)
+    with pytest.raises(IndexError):
+        dataset[16]
+
+
+def test_validation_clip_is_the_loudest_vocal_window(tmp_path):
+    write_musdb(tmp_path, 1, 4.0, "test")
+    vocals_path = tmp_path / "test" / "track00" / "vocals.wav"
+    data, _ = sf.read(vocals_path, dtype="float32")
+    data[:] = 0.0
+    data[2 * SAMPLE_RATE:3 * SAMPLE_RATE] = 0.5  # vocals only in the third second
+    sf.write(vocals_path, data, SAMPLE_RATE, subtype="FLOAT")
+    (clip,) = validation_clips(TrackScanner(tmp_path).scan(), 1.0, 4, SAMPLE_RATE)
+    assert clip.vocals.shape == (2, SAMPLE_RATE)
+    np.testing.assert_allclose(clip.vocals, 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(clip.mixture, clip.vocals + clip.accompaniment)

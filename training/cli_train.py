@@ -1,0 +1,87 @@
+"""`isovox train`: train a U-Net on stems (MUSDB18-HQ layout, vocals+accompaniment folders, or the
+seed's `<name>.wav` + `<name>.acapella.wav` pairs). Multi-GPU: `torchrun --nproc_per_node N -m isovox train …`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def _channels(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--channels {text!r}: expected comma-separated integers, "
+                                         "e.g. 12,24,32,48,64") from None
+    if len(values) < 2 or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"--channels {text!r}: expected ≥ 2 positive integers")
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, type=Path, help="folder with the training stems")
+    parser.add_argument("--valid-data", type=Path, default=None,
+                        help="folder with validation stems (default: DATA/test, else every 10th track)")
+    parser.add_argument("--out", required=True, type=Path, help="run folder (checkpoints, log.csv, curves.png)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--steps-per-epoch", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=8, help="stereo crops per step (default 8)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine decay to 1/10)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument("--loss", choices=("l1", "mse", "sdr"), default="l1")
+    parser.add_argument("--output-kind", choices=("mask", "magnitude"), default="mask")
+    parser.add_argument("--channels", type=_channels, default=(12, 24, 32, 48, 64),
+                        help="channels per U-Net level (default 12,24,32,48,64)")
+    parser.add_argument("--lookahead-frames", type=int, default=0)
+    parser.add_argument("--crop-frames", type=int, default=128, help="STFT frames per training crop")
+    parser.add_argument("--n-fft", type=int, default=1024)
+    parser.add_argument("--hop-samples", type=int, default=512)
+    parser.add_argument("--sample-rate", type=int, default=44100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--workers", type=int, default=0, help="data loader processes")
+    parser.add_argument("--valid-clips", type=int, default=8)
+    parser.add_argument("--valid-seconds", type=float, default=6.0)
+    parser.add_argument("--skip-incomplete", action="store_true",
+                        help="skip tracks still being written (a corpus being rendered); rescanned each epoch")
+    parser.add_argument("--time-limit-minutes", type=float, default=0.0,
+                        help="start no epoch that would end after this many minutes (0: no limit)")
+    parser.add_argument("--training-data", default="", help="one-line data description for checkpoints")
+    parser.add_argument("--no-augment", action="store_true", help="no gain, channel-swap or remix augmentation")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from isovox.core.errors import ConfigMismatchError
+    from isovox.core.stft import StftConfig
+    from isovox.training.datasets import Augmentation
+    from isovox.training.model import ModelConfig
+    from isovox.training.train import TrainConfig, train
+
+    for name in ("epochs", "steps_per_epoch", "batch_size", "crop_frames", "valid_clips"):
+        if getattr(args, name) <= 0:
+            raise ConfigMismatchError(f"--{name.replace('_', '-')} {getattr(args, name)} must be positive")
+    if args.lookahead_frames < 0:
+        raise ConfigMismatchError(f"--lookahead-frames {args.lookahead_frames} must be ≥ 0")
+    model = ModelConfig(channels=args.channels, lookahead_frames=args.lookahead_frames,
+                        output_kind=args.output_kind,
+                        stft=StftConfig(args.sample_rate, args.n_fft, args.hop_samples))
+    if model.stft.model_bins % 2 ** (len(model.channels) - 1):
+        raise ConfigMismatchError(f"n_fft {args.n_fft} gives {model.stft.model_bins} model bins, not divisible "
+                                  f"by 2**{len(model.channels) - 1} for {len(model.channels)} levels; "
+                                  "use fewer --channels levels or a power-of-two --n-fft")
+    config = TrainConfig(
+        data=args.data, out=args.out, valid_data=args.valid_data, epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, lr=args.lr, loss=args.loss,
+        model=model, crop_frames=args.crop_frames, seed=args.seed, threads=args.threads,
+        num_workers=args.workers, resume=args.resume, valid_clips=args.valid_clips,
+        valid_seconds=args.valid_seconds, skip_incomplete=args.skip_incomplete,
+        time_limit_minutes=args.time_limit_minutes, training_data=args.training_data,
+        augmentation=Augmentation.none() if args.no_augment else Augmentation(), progress=not args.quiet,
+    )
+    result = train(config)
+    if os.environ.get("RANK", "0") == "0":
+        print(f"best vocal SDR {result['best_val_sdr']:.2f} dB (mixture {result['mixture_sdr']:.2f}, oracle IRM "
+              f"{result['oracle_irm_sdr']:.2f}) → {result['best_checkpoint']}")
+    return 0

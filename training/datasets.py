@@ -1,0 +1,298 @@
+"""Training data: finding tracks in the supported layouts, reading random crops, augmenting them.
+
+Layouts (all at the model's sample rate, WAV or FLAC, mono or stereo):
+- MUSDB18-HQ (and the built-in corpus): ``DIR/{train,test}/<track>/{mixture,vocals,drums,bass,other}.wav``
+  (also ``DIR/<track>/…`` without the split folders); accompaniment = drums + bass + other.
+- stem pairs: ``DIR/<track>/{vocals,accompaniment}.wav``.
+- the seed's pairs: ``DIR/<name>.wav`` + ``DIR/<name>.acapella.wav``, aligned on scan (offset and gain
+  by cross-correlation, `training.alignment`); a pair that cannot be aligned is skipped with a warning.
+
+Crops are read with `soundfile` by seeking, never by loading whole files, and the STFT is computed on
+the fly in torch (`training.features`): a crop costs a few milliseconds to read and transform against
+hundreds for the model step, so a spectrogram cache would only add disk use and invalidation rules.
+Audio is ``(2, samples)`` float32 throughout (mono files are duplicated to two channels).
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from isovox.core.errors import AudioDataError, AudioFileError
+from isovox.training.alignment import Alignment, align
+
+AUDIO_EXTENSIONS = (".wav", ".flac")
+MUSDB_ACCOMPANIMENT = ("drums", "bass", "other")
+SETTLE_SECONDS = 10.0  # with skip_incomplete, files modified more recently are still being written
+
+
+class AlignmentWarning(UserWarning):
+    """A seed-layout pair whose a cappella could not be located in its mix (the pair is skipped)."""
+
+
+class IncompleteTrackWarning(UserWarning):
+    """A track folder still being written (missing, unreadable or fresh stems); skipped this scan."""
+
+
+def _info(path: Path) -> sf._SoundFileInfo:
+    """Header of an audio file; `AudioFileError` naming the file if it is missing or unreadable."""
+    if not path.is_file():
+        raise AudioFileError(f"stem {str(path)!r} is missing; every track needs all of its stems")
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # noqa: BLE001 - libsndfile raises RuntimeError/LibsndfileError/…
+        raise AudioFileError(f"stem {str(path)!r} is not readable audio ({str(exc).splitlines()[0][:120]}); "
+                             "re-export or remove the track") from None
+    if info.frames <= 0:
+        raise AudioFileError(f"stem {str(path)!r} is empty; re-export or remove the track")
+    if info.channels > 2:
+        raise AudioDataError(f"stem {str(path)!r} has {info.channels} channels; expected mono or stereo")
+    return info
+
+
+def read_crop(path: Path, start: int, count: int) -> np.ndarray:
+    """Samples `[start, start + count)` of `path` as (2, count) float32, zeros outside the file."""
+    out = np.zeros((2, count), dtype=np.float32)
+    try:
+        with sf.SoundFile(str(path)) as f:
+            first, last = max(start, 0), min(start + count, f.frames)
+            if last <= first:
+                return out
+            f.seek(first)
+            data = f.read(last - first, dtype="float32", always_2d=True)
+    except Exception as exc:  # noqa: BLE001
+        raise AudioFileError(f"cannot read {str(path)!r} ({str(exc).splitlines()[0][:120]}); "
+                             "re-export or remove the track") from None
+    if len(data) < last - first:
+        raise AudioFileError(f"{str(path)!r} ended early at frame {first + len(data)} of {last}; "
+                             "the file is truncated")
+    out[:, first - start:first - start + len(data)] = data.T if data.shape[1] == 2 else data.T[[0, 0]]
+    return out
+
+
+@dataclass(frozen=True)
+class StemTrack:
+    """A track given as separate stems: vocals plus one or more accompaniment stems (summed)."""
+
+    name: str
+    vocals: Path
+    accompaniment: tuple[Path, ...]
+    num_samples: int
+
+    def read(self, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(vocals, accompaniment), each (2, count) float32."""
+        vocals = read_crop(self.vocals, start, count)
+        accompaniment = sum(read_crop(path, start, count) for path in self.accompaniment)
+        return vocals, accompaniment
+
+
+@dataclass(frozen=True)
+class AlignedPairTrack:
+    """A seed-layout pair: the mix and its a cappella placed by `alignment` (vocals = gain × shifted)."""
+
+    name: str
+    mix: Path
+    acapella: Path
+    num_samples: int
+    alignment: Alignment
+
+    def read(self, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(vocals, accompaniment), each (2, count) float32; accompaniment = mix − fitted vocals."""
+        mix = read_crop(self.mix, start, count)
+        vocals = self.alignment.gain * read_crop(self.acapella, start - self.alignment.offset_samples, count)
+        return vocals.astype(np.float32), (mix - vocals).astype(np.float32)
+
+
+Track = StemTrack | AlignedPairTrack
+
+
+def _find_stem(folder: Path, stem: str) -> Path:
+    for ext in AUDIO_EXTENSIONS:
+        if (folder / f"{stem}{ext}").exists():
+            return folder / f"{stem}{ext}"
+    return folder / f"{stem}.wav"
+
+
+def _check_rate(path: Path, info, sample_rate: int) -> None:
+    if info.samplerate != sample_rate:
+        raise AudioDataError(f"{str(path)!r} is at {info.samplerate} Hz; the model expects {sample_rate} Hz "
+                             "(resample the data set, e.g. with sox, or train with matching --sample-rate)")
+
+
+@dataclass
+class TrackScanner:
+    """Finds tracks under a root folder; call `scan()` again to pick up tracks written since.
+
+    `skip_incomplete` (for a corpus still being rendered): a track folder with missing, unreadable,
+    unequal-length or freshly modified stems is skipped with a warning instead of raising."""
+
+    root: Path
+    sample_rate: int = 44100
+    split: str | None = None          # "train"/"test" for MUSDB-style roots with split folders
+    skip_incomplete: bool = False
+    _alignments: dict = field(default_factory=dict)  # (mix, acapella, mtimes) → Alignment
+
+    def scan(self) -> list[Track]:
+        root = Path(self.root)
+        if not root.is_dir():
+            raise AudioFileError(f"data folder {str(root)!r} does not exist; pass --data DIR with the stems")
+        if self.split:
+            bases = [root / self.split] if (root / self.split).is_dir() else [root]
+        else:  # no split asked: every split folder present, else the root itself
+            bases = [root / s for s in ("train", "test") if (root / s).is_dir()] or [root]
+        tracks: list[Track] = []
+        for base in bases:
+            # hidden folders are a writer's temporary output (the corpus renders into .tmp-<track>)
+            for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+                track = self._stem_track(folder)
+                if track is not None:
+                    tracks.append(track)
+            tracks += self._seed_pairs(base)
+        return tracks
+
+    def _stem_track(self, folder: Path) -> StemTrack | None:
+        names = {p.stem for p in folder.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS}
+        if "vocals" not in names and not (names & {"accompaniment", *MUSDB_ACCOMPANIMENT}):
+            if not self.skip_incomplete or not names:
+                return None  # not a track folder
+        others = ("accompaniment",) if "accompaniment" in names else MUSDB_ACCOMPANIMENT
+        paths = [_find_stem(folder, "vocals"), *(_find_stem(folder, s) for s in others)]
+        try:
+            infos = [_info(p) for p in paths]
+            for path, info in zip(paths, infos):
+                _check_rate(path, info, self.sample_rate)
+            lengths = {info.frames for info in infos}
+            if self.skip_incomplete:
+                newest = max(p.stat().st_mtime for p in paths)
+                if time.time() - newest < SETTLE_SECONDS or max(lengths) - min(lengths) > 0:
+                    raise AudioFileError(f"track {folder.name!r} is still being written")
+        except (AudioFileError, AudioDataError) as exc:
+            if self.skip_incomplete:
+                warnings.warn(f"skipping {folder}: {exc}", IncompleteTrackWarning, stacklevel=3)
+                return None
+            raise
+        return StemTrack(folder.name, paths[0], tuple(paths[1:]), min(lengths))
+
+    def _seed_pairs(self, base: Path) -> list[AlignedPairTrack]:
+        pairs = []
+        for acapella in sorted(base.glob("*.acapella.*")):
+            if acapella.suffix.lower() not in AUDIO_EXTENSIONS:
+                continue
+            name = acapella.name[: -len(".acapella" + acapella.suffix)]
+            mix = next((base / f"{name}{ext}" for ext in AUDIO_EXTENSIONS if (base / f"{name}{ext}").exists()),
+                       None)
+            if mix is None:
+                raise AudioFileError(f"{str(acapella)!r} has no mix beside it; expected {name}.wav "
+                                     "in the same folder")
+            mix_info, acap_info = _info(mix), _info(acapella)
+            _check_rate(mix, mix_info, self.sample_rate)
+            _check_rate(acapella, acap_info, self.sample_rate)
+            key = (str(mix), str(acapella), mix.stat().st_mtime, acapella.stat().st_mtime)
+            if key not in self._alignments:
+                mix_mono = sf.read(str(mix), dtype="float32", always_2d=True)[0].mean(axis=1)
+                acap_mono = sf.read(str(acapella), dtype="float32", always_2d=True)[0].mean(axis=1)
+                self._alignments[key] = align(mix_mono, acap_mono, self.sample_rate)
+            alignment = self._alignments[key]
+            if not alignment.ok:
+                warnings.warn(f"cannot align {acapella.name} with {mix.name}: {alignment.reason}; "
+                              "the pair is skipped (check that they are the same song)",
+                              AlignmentWarning, stacklevel=3)
+                continue
+            pairs.append(AlignedPairTrack(name, mix, acapella, mix_info.frames, alignment))
+        return pairs
+
+
+def total_seconds(tracks: list[Track], sample_rate: int) -> float:
+    return sum(t.num_samples for t in tracks) / sample_rate
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random gain per stem (dB range), channel swap, and remixing stems across tracks."""
+
+    gain_db: tuple[float, float] = (-6.0, 3.0)
+    swap_probability: float = 0.5
+    remix_probability: float = 0.5
+
+    @classmethod
+    def none(cls) -> "Augmentation":
+        return cls((0.0, 0.0), 0.0, 0.0)
+
+
+class CropDataset(torch.utils.data.Dataset):
+    """`length` random crops; item i is a deterministic function of (seed, epoch, rank, i).
+
+    Returns (vocals, accompaniment), each (2, crop_samples) float32 tensors."""
+
+    def __init__(self, tracks: list[Track], crop_samples: int, length: int, *, seed: int = 0,
+                 epoch: int = 0, rank: int = 0, augmentation: Augmentation = Augmentation()):
+        if not tracks:
+            raise AudioDataError("no usable tracks found; check the --data folder layout "
+                                 "(MUSDB18-HQ folders, vocals+accompaniment folders, or <name>.acapella.wav pairs)")
+        self.tracks, self.crop_samples, self.length = tracks, crop_samples, length
+        self.seed, self.epoch, self.rank, self.augmentation = seed, epoch, rank, augmentation
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _crop(self, rng: np.random.Generator, track: Track) -> tuple[np.ndarray, np.ndarray]:
+        start = int(rng.integers(0, max(1, track.num_samples - self.crop_samples)))
+        return track.read(start, self.crop_samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not 0 <= index < self.length:
+            raise IndexError(f"crop {index} out of range 0..{self.length - 1}")
+        rng = np.random.default_rng([self.seed, self.epoch, self.rank, index])
+        aug = self.augmentation
+        track = self.tracks[int(rng.integers(len(self.tracks)))]
+        vocals, accompaniment = self._crop(rng, track)
+        if rng.random() < aug.remix_probability:
+            other = self.tracks[int(rng.integers(len(self.tracks)))]
+            accompaniment = self._crop(rng, other)[1]
+        gains = 10.0 ** (rng.uniform(*aug.gain_db, size=2) / 20.0)
+        vocals, accompaniment = vocals * gains[0], accompaniment * gains[1]
+        if rng.random() < aug.swap_probability:
+            vocals = vocals[::-1]
+        if rng.random() < aug.swap_probability:
+            accompaniment = accompaniment[::-1]
+        return (torch.from_numpy(np.ascontiguousarray(vocals, dtype=np.float32)),
+                torch.from_numpy(np.ascontiguousarray(accompaniment, dtype=np.float32)))
+
+
+@dataclass(frozen=True)
+class ValidationClip:
+    """A fixed clip for validation: stems (2, samples) float32 at the model rate."""
+
+    name: str
+    vocals: np.ndarray
+    accompaniment: np.ndarray
+
+    @property
+    def mixture(self) -> np.ndarray:
+        return self.vocals + self.accompaniment
+
+
+def validation_clips(tracks: list[Track], clip_seconds: float, max_clips: int,
+                     sample_rate: int) -> list[ValidationClip]:
+    """One clip per track (up to `max_clips`, tracks spread evenly): the `clip_seconds` window, on a
+    one-second grid, where the vocals are loudest, so every clip actually tests separation."""
+    if not tracks:
+        raise AudioDataError("no validation tracks found; pass --valid-data DIR with stems")
+    chosen = [tracks[int(i)] for i in np.unique(np.linspace(0, len(tracks) - 1, min(max_clips, len(tracks))
+                                                               ).round().astype(int))]
+    clip_samples = int(clip_seconds * sample_rate)
+    clips = []
+    for track in chosen:
+        whole_vocals, _ = track.read(0, track.num_samples)
+        energy = np.concatenate([[0.0], np.cumsum((whole_vocals.astype(np.float64) ** 2).sum(axis=0))])
+        starts = np.arange(0, max(1, track.num_samples - clip_samples + 1), sample_rate)
+        ends = np.minimum(starts + clip_samples, track.num_samples)
+        start = int(starts[np.argmax(energy[ends] - energy[starts])])
+        vocals, accompaniment = track.read(start, clip_samples)
+        clips.append(ValidationClip(track.name, vocals, accompaniment))
+    return clips

@@ -1,0 +1,50 @@
+"""Training losses on the vocal estimate.
+
+- ``l1``  (the seed's): mean |estimated − true| vocal magnitude over the model bins;
+- ``mse``: mean squared magnitude error over the model bins;
+- ``sdr``: negative signal-to-distortion ratio (dB) of the vocal *waveform* rebuilt with the mixture
+  phase through the torch iSTFT that mirrors `core.stft` — the quantity validation measures.
+
+Shapes: `output` (batch, model_bins, frames) (mask or magnitude), `mixture` (batch, spectrum_bins,
+frames) complex, `vocals_spectrum` like `mixture`, `vocals_audio` (batch, samples).
+"""
+from __future__ import annotations
+
+import torch
+
+from isovox.core.stft import StftConfig
+from isovox.training.features import apply_output, istft, reconstructed_samples
+
+LOSSES = ("l1", "mse", "sdr")
+SDR_FLOOR = 1e-6  # per-sample power floor: bounds the loss on silent vocal crops (≈ −60 dBFS)
+
+
+def estimated_magnitude(output: torch.Tensor, mixture: torch.Tensor, output_kind: str) -> torch.Tensor:
+    """(batch, model_bins, frames) vocal magnitude estimate."""
+    bins = output.shape[-2]
+    return output * mixture[..., :bins, :].abs() if output_kind == "mask" else output
+
+
+def negative_sdr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of −10·log10(‖s‖² / ‖s − ŝ‖²) with a power floor; (batch, samples) in."""
+    floor = SDR_FLOOR * reference.shape[-1]
+    signal = reference.pow(2).sum(-1) + floor
+    error = (reference - estimate).pow(2).sum(-1) + floor
+    return (10.0 * torch.log10(error / signal)).mean()
+
+
+def separation_loss(kind: str, output: torch.Tensor, mixture: torch.Tensor, vocals_spectrum: torch.Tensor,
+                    vocals_audio: torch.Tensor, output_kind: str, stft_config: StftConfig) -> torch.Tensor:
+    """The scalar loss `kind` (one of `LOSSES`) for a batch whose frames are already aligned."""
+    if kind == "sdr":
+        estimate_spectrum = apply_output(mixture, output, output_kind)
+        num_samples = reconstructed_samples(mixture.shape[-1], stft_config)
+        estimate = istft(estimate_spectrum, stft_config, num_samples)
+        return negative_sdr(estimate, vocals_audio[..., :num_samples])
+    target = vocals_spectrum[..., : output.shape[-2], :].abs()
+    error = estimated_magnitude(output, mixture, output_kind) - target
+    if kind == "l1":
+        return error.abs().mean()
+    if kind == "mse":
+        return error.pow(2).mean()
+    raise ValueError(f"loss {kind!r} is not one of {LOSSES}")

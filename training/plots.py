@@ -1,0 +1,66 @@
+"""Training curves as PNG (matplotlib, imported here only): one run's history, and a loss comparison."""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+
+def _rows(log_path: Path) -> list[dict]:
+    with Path(log_path).open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _save(fig, png_path: Path) -> None:
+    """Atomic write (temp + rename)."""
+    png_path = Path(png_path)
+    tmp = png_path.with_name(f".{png_path.stem}.tmp{os.getpid()}.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    os.replace(tmp, png_path)
+
+
+def plot_history(log_path: Path, png_path: Path) -> Path:
+    """Training loss and validation vocal SDR per epoch, with the mixture and oracle-IRM lines."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = _rows(log_path)
+    epochs = [int(r["epoch"]) for r in rows]
+    fig, (ax_loss, ax_sdr) = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax_loss.plot(epochs, [float(r["train_loss"]) for r in rows], marker="o")
+    ax_loss.set(xlabel="epoch", ylabel="training loss", title="training loss")
+    ax_sdr.plot(epochs, [float(r["val_sdr"]) for r in rows], marker="o", label="model")
+    if rows:
+        ax_sdr.axhline(float(rows[0]["mixture_sdr"]), color="grey", linestyle="--", label="mixture")
+        ax_sdr.axhline(float(rows[0]["oracle_irm_sdr"]), color="green", linestyle=":", label="oracle IRM")
+    ax_sdr.set(xlabel="epoch", ylabel="vocal SDR (dB, museval v4)", title="validation")
+    ax_sdr.legend()
+    for ax in (ax_loss, ax_sdr):
+        ax.grid(alpha=0.3)
+    _save(fig, png_path)
+    plt.close(fig)
+    return Path(png_path)
+
+
+def plot_comparison(logs: dict[str, Path], png_path: Path, title: str = "validation vocal SDR") -> Path:
+    """Validation SDR per epoch of several runs (e.g. one per loss) on one axis."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    reference = None
+    for name, log_path in logs.items():
+        rows = _rows(log_path)
+        ax.plot([int(r["epoch"]) for r in rows], [float(r["val_sdr"]) for r in rows], marker="o", label=name)
+        reference = reference or rows[0]
+    if reference:
+        ax.axhline(float(reference["mixture_sdr"]), color="grey", linestyle="--", label="mixture")
+        ax.axhline(float(reference["oracle_irm_sdr"]), color="green", linestyle=":", label="oracle IRM")
+    ax.set(xlabel="epoch", ylabel="vocal SDR (dB)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    _save(fig, png_path)
+    plt.close(fig)
+    return Path(png_path)

@@ -1,0 +1,343 @@
+"""The training loop: random crops → torch STFT → U-Net → loss, validated each epoch by vocal SDR.
+
+Writes into the run folder: `last.pt` (every epoch, with the optimizer, for `--resume`), `best.pt`
+(best validation SDR), `log.csv` (one row per epoch) and `curves.png`. Deterministic for a given
+seed on a given device: model initialisation comes from `torch.manual_seed(seed)` and every training
+crop from (seed, epoch, rank, index). Under `torchrun` (WORLD_SIZE > 1) it runs DistributedDataParallel
+(NCCL on CUDA, gloo on CPU); rank 0 validates, logs and writes checkpoints. Mixed precision (bf16, or
+fp16 with a gradient scaler) on CUDA.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from isovox.core.errors import AudioDataError, CheckpointError
+from isovox.core.stft import StftConfig
+from isovox.training.checkpoint import load_checkpoint, save_checkpoint
+from isovox.training.datasets import (
+    Augmentation, CropDataset, Track, TrackScanner, total_seconds, validation_clips,
+)
+from isovox.training.evaluate import model_score, reference_scores
+from isovox.training.features import log_magnitude, stft
+from isovox.training.losses import separation_loss
+from isovox.training.model import ModelConfig, UNet
+
+STATS_EPOCH = 1_000_000  # crop-seed "epoch" of the normalisation statistics (never a training epoch)
+LOG_COLUMNS = ("epoch", "train_loss", "val_sdr", "mixture_sdr", "oracle_irm_sdr", "lr", "epoch_seconds",
+               "audio_seconds_per_second", "train_tracks", "train_hours")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run needs; `out` receives checkpoints, the CSV log and the curves."""
+
+    data: Path
+    out: Path
+    valid_data: Path | None = None
+    epochs: int = 10
+    steps_per_epoch: int = 100
+    batch_size: int = 8                 # examples per step (each a stereo crop → 2 mono items)
+    lr: float = 1e-3
+    loss: str = "l1"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    crop_frames: int = 128
+    seed: int = 0
+    threads: int = 0                    # torch intra-op threads; 0 keeps torch's default
+    num_workers: int = 0
+    resume: bool = False
+    valid_clips: int = 8
+    valid_seconds: float = 6.0
+    skip_incomplete: bool = False       # a corpus still being rendered: skip unfinished tracks
+    time_limit_minutes: float = 0.0     # 0: none; else no epoch starts that would end after it
+    stat_crops: int = 64
+    augmentation: Augmentation = field(default_factory=Augmentation)
+    training_data: str = ""             # one-line description stored in checkpoints (auto if empty)
+    progress: bool = True
+
+
+@dataclass
+class _Dist:
+    rank: int = 0
+    world: int = 1
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _setup_distributed() -> _Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local)
+        dist.init_process_group("nccl")
+        device = torch.device("cuda", local)
+    else:
+        dist.init_process_group("gloo")
+        device = torch.device("cpu")
+    return _Dist(dist.get_rank(), world, device)
+
+
+def _split_tracks(config: TrainConfig, stft_config: StftConfig) -> tuple[TrackScanner, list[Track]]:
+    """The training scanner and the validation tracks (scanned once)."""
+    rate = stft_config.sample_rate
+    train_scanner = TrackScanner(config.data, rate, split="train", skip_incomplete=config.skip_incomplete)
+    if config.valid_data is not None:
+        valid = TrackScanner(config.valid_data, rate).scan()
+    elif (Path(config.data) / "test").is_dir():
+        valid = TrackScanner(config.data, rate, split="test", skip_incomplete=config.skip_incomplete).scan()
+    else:
+        valid = []
+    if not valid:  # hold out every tenth training track (and never train on it)
+        tracks = train_scanner.scan()
+        if len(tracks) < 2:
+            raise AudioDataError(f"{config.data} has {len(tracks)} track(s); need ≥ 2 to hold one out for "
+                                 "validation, or pass --valid-data DIR")
+        valid = tracks[::10]
+        train_scanner = _ExcludingScanner(train_scanner, {t.name for t in valid})
+    return train_scanner, valid
+
+
+class _ExcludingScanner:
+    """A scanner that hides the held-out validation tracks."""
+
+    def __init__(self, scanner: TrackScanner, excluded: set[str]):
+        self.scanner, self.excluded = scanner, excluded
+
+    def scan(self) -> list[Track]:
+        return [t for t in self.scanner.scan() if t.name not in self.excluded]
+
+
+def set_input_statistics(model: UNet, tracks: list[Track], crop_frames: int, crops: int, seed: int) -> None:
+    """Set `input_mean`/`input_scale` per bin from the log-magnitudes of `crops` training mixtures."""
+    cfg = model.config.stft
+    dataset = CropDataset(tracks, crop_frames * cfg.hop_samples, crops, seed=seed, epoch=STATS_EPOCH,
+                          augmentation=Augmentation.none())
+    features = []
+    for index in range(len(dataset)):
+        vocals, accompaniment = dataset[index]
+        features.append(log_magnitude(stft(vocals + accompaniment, cfg), cfg))  # (2, bins, frames)
+    stacked = torch.cat(features, dim=-1)  # (2, bins, all frames)
+    mean = stacked.mean(dim=(0, 2))
+    std = stacked.std(dim=(0, 2)).clamp_min(1e-3)
+    with torch.no_grad():
+        model.input_mean.copy_(mean.view(1, 1, -1, 1))
+        model.input_scale.copy_((1.0 / std).view(1, 1, -1, 1))
+
+
+def _learning_rate(config: TrainConfig, epoch: int) -> float:
+    """Cosine decay from `lr` to `lr / 10` over the run."""
+    progress = epoch / max(1, config.epochs - 1)
+    return config.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def _describe(config: TrainConfig, tracks: list[Track], rate: int) -> str:
+    if config.training_data:
+        return config.training_data
+    return f"{Path(config.data).name}: {len(tracks)} tracks, {total_seconds(tracks, rate) / 3600:.2f} h"
+
+
+def training_step(model: torch.nn.Module, vocals: torch.Tensor, accompaniment: torch.Tensor, loss_kind: str,
+                  model_config: ModelConfig, autocast_dtype: torch.dtype | None) -> torch.Tensor:
+    """Loss of one batch: stems (batch, 2, samples) → mono items (2·batch, samples) → loss."""
+    cfg = model_config.stft
+    vocals = vocals.reshape(-1, vocals.shape[-1])
+    mixture_audio = vocals + accompaniment.reshape(-1, accompaniment.shape[-1])
+    mixture, vocals_spectrum = stft(mixture_audio, cfg), stft(vocals, cfg)
+    features = log_magnitude(mixture, cfg)[:, None]
+    if autocast_dtype is not None:
+        with torch.autocast(device_type=features.device.type, dtype=autocast_dtype):
+            output = model(features)[0]
+    else:
+        output = model(features)[0]
+    output = output[:, 0].float()
+    # output frame t belongs to input frame t - lookahead: compare with the frames it estimates
+    lookahead = model_config.lookahead_frames
+    frames = output.shape[-1] - lookahead
+    return separation_loss(loss_kind, output[..., lookahead:], mixture[..., :frames],
+                           vocals_spectrum[..., :frames], vocals, model_config.output_kind, cfg)
+
+
+def _read_log(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _write_log(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=LOG_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def train(config: TrainConfig) -> dict:
+    """Run (or resume) training; returns {'best_val_sdr', 'mixture_sdr', 'oracle_irm_sdr', 'epochs',
+    'best_checkpoint', 'training_seconds'}. Raises `IsovoxError` subclasses on bad data or checkpoints."""
+    env = _setup_distributed()
+    try:
+        return _train(config, env)
+    finally:
+        if env.world > 1:
+            dist.destroy_process_group()
+
+
+def _train(config: TrainConfig, env: _Dist) -> dict:
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = config.model.stft
+    rate = cfg.sample_rate
+    scanner, valid_tracks = _split_tracks(config, cfg)
+    tracks = scanner.scan()
+    if not tracks:
+        raise AudioDataError(f"no usable training tracks in {config.data}")
+
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    log_path = out / "log.csv"
+    start_epoch, best, training_seconds = 0, -math.inf, 0.0
+    optimizer_state = None
+    if config.resume:
+        model, payload = load_checkpoint(out / "last.pt")
+        if model.config != config.model:
+            raise CheckpointError(f"{out / 'last.pt'} was trained with {model.config}, not {config.model}; "
+                                  "resume with the same settings or start a new --out folder")
+        start_epoch = payload["epoch"] + 1
+        best = payload["metrics"].get("best_val_sdr", -math.inf)
+        training_seconds = payload["metrics"].get("training_seconds", 0.0)
+        optimizer_state = payload["optimizer"]
+    else:
+        model = UNet(config.model)
+        set_input_statistics(model, tracks, config.crop_frames, config.stat_crops, config.seed)
+    model = model.to(env.device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    if optimizer_state is not None:
+        optimizer.load_state_dict(optimizer_state)
+    net: torch.nn.Module = model
+    if env.world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[env.device.index] if env.device.type == "cuda" else None)
+
+    autocast_dtype, scaler = None, None
+    if env.device.type == "cuda":
+        autocast_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if autocast_dtype == torch.float16:
+            scaler = torch.amp.GradScaler("cuda")
+
+    clips, references = [], {}
+    rows = _read_log(log_path) if config.resume else []
+    if env.main:
+        clips = validation_clips(valid_tracks, config.valid_seconds, config.valid_clips, rate)
+        references = reference_scores(clips, cfg)
+        tqdm.write(f"validation: {len(clips)} clips × {config.valid_seconds:g} s; vocal SDR of the mixture "
+                   f"{references['mixture']:.2f} dB, oracle IRM {references['oracle_irm']:.2f} dB")
+
+    crop_samples = config.crop_frames * cfg.hop_samples
+    run_started = time.monotonic()
+    last_epoch_seconds = 0.0
+    epoch = start_epoch
+    for epoch in range(start_epoch, config.epochs):
+        elapsed = time.monotonic() - run_started
+        if config.time_limit_minutes and epoch > start_epoch and \
+                elapsed + last_epoch_seconds > config.time_limit_minutes * 60:
+            if env.main:
+                tqdm.write(f"stopping before epoch {epoch}: the time limit of {config.time_limit_minutes:g} min "
+                           "would be exceeded")
+            epoch -= 1
+            break
+        epoch_started = time.monotonic()
+        if epoch > start_epoch:
+            tracks = scanner.scan() or tracks  # pick up tracks finished since (corpus still rendering)
+        lr = _learning_rate(config, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        dataset = CropDataset(tracks, crop_samples, config.steps_per_epoch * config.batch_size,
+                              seed=config.seed, epoch=epoch, rank=env.rank, augmentation=config.augmentation)
+        loader = torch.utils.data.DataLoader(dataset, batch_size=config.batch_size, shuffle=False,
+                                             num_workers=config.num_workers,
+                                             persistent_workers=False)
+        net.train()
+        losses = []
+        bar = tqdm(loader, desc=f"epoch {epoch}", unit="step", disable=not (env.main and config.progress),
+                   leave=False)
+        for vocals, accompaniment in bar:
+            loss = training_step(net, vocals.to(env.device), accompaniment.to(env.device), config.loss,
+                                 config.model, autocast_dtype)
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+                optimizer.step()
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        train_seconds = time.monotonic() - epoch_started
+        training_seconds += train_seconds
+        audio_rate = len(losses) * config.batch_size * crop_samples / rate / train_seconds
+
+        if env.main:
+            score = model_score(model, clips)
+            improved = score > best or not math.isfinite(best)
+            best = max(best, score) if math.isfinite(score) else best
+            metrics = {"val_sdr": score, "best_val_sdr": best, "train_loss": float(np.mean(losses)),
+                       "mixture_sdr": references["mixture"], "oracle_irm_sdr": references["oracle_irm"],
+                       "training_seconds": training_seconds}
+            description = _describe(config, tracks, rate)
+            save_checkpoint(out / "last.pt", model, epoch=epoch, metrics=metrics, training_data=description,
+                            optimizer=optimizer)
+            if improved:
+                save_checkpoint(out / "best.pt", model, epoch=epoch, metrics=metrics, training_data=description)
+            last_epoch_seconds = time.monotonic() - epoch_started
+            rows.append({"epoch": epoch, "train_loss": f"{metrics['train_loss']:.6f}", "val_sdr": f"{score:.3f}",
+                         "mixture_sdr": f"{references['mixture']:.3f}",
+                         "oracle_irm_sdr": f"{references['oracle_irm']:.3f}", "lr": f"{lr:.3g}",
+                         "epoch_seconds": f"{last_epoch_seconds:.1f}",
+                         "audio_seconds_per_second": f"{audio_rate * env.world:.2f}",
+                         "train_tracks": len(tracks), "train_hours": f"{total_seconds(tracks, rate) / 3600:.3f}"})
+            _write_log(log_path, rows)
+            _plot(log_path, out / "curves.png")
+            tqdm.write(f"epoch {epoch}: loss {metrics['train_loss']:.4f}, vocal SDR {score:.2f} dB "
+                       f"(mixture {references['mixture']:.2f}, oracle IRM {references['oracle_irm']:.2f}), "
+                       f"{audio_rate * env.world:.1f} s of audio/s, {len(tracks)} tracks"
+                       + (" *best*" if improved else ""))
+        else:
+            last_epoch_seconds = time.monotonic() - epoch_started
+        if env.world > 1:
+            # every rank takes the same stop decision as rank 0
+            timing = torch.tensor([last_epoch_seconds], dtype=torch.float64, device=env.device)
+            dist.broadcast(timing, 0)
+            last_epoch_seconds = float(timing)
+            dist.barrier()
+    return {"best_val_sdr": best, "mixture_sdr": references.get("mixture", float("nan")),
+            "oracle_irm_sdr": references.get("oracle_irm", float("nan")), "epochs": epoch + 1,
+            "best_checkpoint": out / "best.pt", "training_seconds": training_seconds,
+            "config": asdict(config)}
+
+
+def _plot(log_path: Path, png_path: Path) -> None:
+    from isovox.training.plots import plot_history  # matplotlib is imported lazily
+
+    plot_history(log_path, png_path)
