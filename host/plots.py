@@ -15,6 +15,7 @@ from isovox.core.errors import AudioDataError, AudioFileError, ToolMissingError
 
 PLOT_N_FFT = 2048
 PLOT_HOP = 512
+MAX_FRAMES = 3000          # more columns than a figure has pixels would only cost memory
 DB_RANGE = 80.0          # dB shown below the loudest bin
 MAX_FREQUENCY_HZ = 11025.0  # voice and its brightness live below this; the top octave is mostly empty
 
@@ -32,22 +33,25 @@ def _pyplot():
 
 
 def _mono(audio: np.ndarray, name: str) -> np.ndarray:
-    """(samples,) or (channels, samples) → (samples,) float64 channel mean."""
-    array = np.asarray(audio, dtype=np.float64)
+    """(samples,) or (channels, samples) → (samples,) float32 channel mean."""
+    array = np.asarray(audio, dtype=np.float32)
     if array.ndim == 2:
-        array = array.mean(axis=0)
+        array = array.mean(axis=0, dtype=np.float32)
     if array.ndim != 1 or array.size == 0:
         raise AudioDataError(f"{name} has shape {np.shape(audio)}; expected (channels, samples) or (samples,)")
     return array
 
 
 def _magnitude(signal: np.ndarray) -> np.ndarray:
-    """(samples,) → (bins, frames) STFT magnitude, Hann window, PLOT_N_FFT / PLOT_HOP."""
-    padded = np.pad(signal, (PLOT_N_FFT // 2, PLOT_N_FFT // 2))
+    """(samples,) → (bins, frames) float32 STFT magnitude, Hann window of PLOT_N_FFT. The hop grows
+    beyond PLOT_HOP for long signals so that at most MAX_FRAMES frames are drawn (bounded memory)."""
+    hop = max(PLOT_HOP, -(-signal.size // MAX_FRAMES))
+    padded = np.pad(signal.astype(np.float32), (PLOT_N_FFT // 2, PLOT_N_FFT // 2))
     if padded.size < PLOT_N_FFT:
         padded = np.pad(padded, (0, PLOT_N_FFT - padded.size))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, PLOT_N_FFT)[::PLOT_HOP]
-    return np.abs(np.fft.rfft(frames * np.hanning(PLOT_N_FFT), axis=-1)).T
+    frames = np.lib.stride_tricks.sliding_window_view(padded, PLOT_N_FFT)[::hop]
+    window = np.hanning(PLOT_N_FFT).astype(np.float32)
+    return np.abs(np.fft.rfft(frames * window, axis=-1)).astype(np.float32).T
 
 
 def _save(fig, plt, path: str | os.PathLike) -> Path:
