@@ -40,6 +40,9 @@ class BlockTiming:
     max_ratio: float
     mean_ratio: float              # average load: must stay < 1 even with a worker thread and a buffer
     over_period_fraction: float    # calls slower than their block's duration
+    cpu_p50_ratio: float           # the same from this thread's CPU time: what an idle core would take
+    cpu_p99_ratio: float           # (wall − CPU time = time spent waiting for a core on a busy machine)
+    cpu_mean_ratio: float
 
 
 @dataclass
@@ -115,21 +118,26 @@ def time_blocks(separator, audio: np.ndarray, block_samples: int, warmup_seconds
         raise AudioDataError(f"{audio.shape[1] / sample_rate:.2f} s of audio leaves no block to time after "
                              f"{warmup_seconds} s of warm-up; benchmark a longer duration")
     times = np.empty(num_blocks - warmup_blocks)
-    clock = time.perf_counter
+    cpu_times = np.empty_like(times)
+    clock, cpu_clock = time.perf_counter, time.thread_time
     for index in range(num_blocks):
         block = audio[:, index * block_samples:(index + 1) * block_samples]
-        start = clock()
+        cpu_start, start = cpu_clock(), clock()
         separator.process(block, out=out)
-        elapsed = clock() - start
+        elapsed, cpu_elapsed = clock() - start, cpu_clock() - cpu_start
         if index >= warmup_blocks:
             times[index - warmup_blocks] = elapsed
+            cpu_times[index - warmup_blocks] = cpu_elapsed
     period = block_samples / sample_rate
     p50, p99 = np.percentile(times, [50, 99])
+    cpu_p50, cpu_p99 = np.percentile(cpu_times, [50, 99])
     return BlockTiming(
         block_samples=block_samples, period_ms=period * 1e3, calls=int(times.size),
         p50_ms=float(p50) * 1e3, p99_ms=float(p99) * 1e3, max_ms=float(times.max()) * 1e3,
         p50_ratio=float(p50 / period), p99_ratio=float(p99 / period), max_ratio=float(times.max() / period),
         mean_ratio=float(times.mean() / period), over_period_fraction=float(np.mean(times > period)),
+        cpu_p50_ratio=float(cpu_p50 / period), cpu_p99_ratio=float(cpu_p99 / period),
+        cpu_mean_ratio=float(cpu_times.mean() / period),
     )
 
 
@@ -195,12 +203,13 @@ def format_report(report: BenchReport) -> str:
         "",
         f"streaming, {report.seconds:g} s per block size after warm-up:",
         "| block (samples) | period (ms) | p50 (ms) | p99 (ms) | max (ms) | p50 / period | p99 / period "
-        "| mean / period | calls over period |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| mean / period | calls over period | CPU-time p50 / p99 / mean ÷ period |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for timing in report.blocks.values():
         lines.append(
             f"| {timing.block_samples} | {timing.period_ms:.2f} | {timing.p50_ms:.3f} | {timing.p99_ms:.3f} "
             f"| {timing.max_ms:.3f} | {timing.p50_ratio:.3f} | {timing.p99_ratio:.3f} | {timing.mean_ratio:.3f} "
-            f"| {100 * timing.over_period_fraction:.2f} % |")
+            f"| {100 * timing.over_period_fraction:.2f} % | {timing.cpu_p50_ratio:.3f} / {timing.cpu_p99_ratio:.3f} "
+            f"/ {timing.cpu_mean_ratio:.3f} |")
     return "\n".join(lines)

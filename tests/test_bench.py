@@ -42,6 +42,7 @@ def test_bench_json_schema_on_the_tiny_model(tiny_model_path, capsys):
         # 1.5 s timed after 1 s of warm-up
         assert timing["calls"] == int(2.5 * SAMPLE_RATE) // int(size) - int(np.ceil(SAMPLE_RATE / int(size)))
         assert 0 < timing["p50_ratio"] <= timing["p99_ratio"] <= timing["max_ratio"]
+        assert 0 < timing["cpu_mean_ratio"] and timing["cpu_p50_ratio"] <= timing["cpu_p99_ratio"]
     assert 0 < report["offline_rtf"] < 10 and len(report["offline_rtf_runs"]) == 3
     assert report["peak_rss_mb"] > 10
 
