@@ -138,9 +138,12 @@ def set_input_statistics(model: UNet, tracks: list[Track], crop_frames: int, cro
         model.input_scale.copy_((1.0 / std).view(1, 1, -1, 1))
 
 
-def _learning_rate(config: TrainConfig, epoch: int) -> float:
-    """Cosine decay from `lr` to `lr / 10` over the run."""
+def _learning_rate(config: TrainConfig, epoch: int, elapsed_seconds: float) -> float:
+    """Cosine decay from `lr` to `lr / 10` over the run: over the epochs, or over the time limit if
+    that ends first (then the schedule, like the stopping point, depends on the machine's speed)."""
     progress = epoch / max(1, config.epochs - 1)
+    if config.time_limit_minutes:
+        progress = max(progress, elapsed_seconds / (config.time_limit_minutes * 60))
     return config.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))))
 
 
@@ -256,6 +259,10 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
     epoch = start_epoch
     for epoch in range(start_epoch, config.epochs):
         elapsed = time.monotonic() - run_started
+        if env.world > 1:  # every rank takes rank 0's timing: the same stop decision and learning rate
+            timing = torch.tensor([elapsed, last_epoch_seconds], dtype=torch.float64, device=env.device)
+            dist.broadcast(timing, 0)
+            elapsed, last_epoch_seconds = (float(v) for v in timing)
         if config.time_limit_minutes and epoch > start_epoch and \
                 elapsed + last_epoch_seconds > config.time_limit_minutes * 60:
             if env.main:
@@ -266,7 +273,7 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
         epoch_started = time.monotonic()
         if epoch > start_epoch:
             tracks = scanner.scan() or tracks  # pick up tracks finished since (corpus still rendering)
-        lr = _learning_rate(config, epoch)
+        lr = _learning_rate(config, epoch, elapsed)
         for group in optimizer.param_groups:
             group["lr"] = lr
         dataset = CropDataset(tracks, crop_samples, config.steps_per_epoch * config.batch_size,
@@ -326,11 +333,7 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
         else:
             last_epoch_seconds = time.monotonic() - epoch_started
         if env.world > 1:
-            # every rank takes the same stop decision as rank 0
-            timing = torch.tensor([last_epoch_seconds], dtype=torch.float64, device=env.device)
-            dist.broadcast(timing, 0)
-            last_epoch_seconds = float(timing)
-            dist.barrier()
+            dist.barrier()  # the others wait while rank 0 validates and writes checkpoints
     return {"best_val_sdr": best, "mixture_sdr": references.get("mixture", float("nan")),
             "oracle_irm_sdr": references.get("oracle_irm", float("nan")), "epochs": epoch + 1,
             "best_checkpoint": out / "best.pt", "training_seconds": training_seconds,

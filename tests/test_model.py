@@ -1,0 +1,95 @@
+"""The streamable U-Net: frame-by-frame with carried state equals offline, look-ahead, checkpoints."""
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from isovox.core.errors import CheckpointError  # noqa: E402
+from isovox.training.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from isovox.training.model import ModelConfig, UNet  # noqa: E402
+
+
+def _model(**overrides) -> UNet:
+    torch.manual_seed(0)
+    model = UNet(ModelConfig(**{"channels": (4, 8, 8), **overrides}))
+    with torch.no_grad():  # non-trivial batch-norm statistics so every layer matters
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+@pytest.mark.parametrize("block_frames", [1, 3, 16])
+def test_streaming_with_state_equals_offline(block_frames):
+    model = _model()
+    x = torch.randn(2, 1, model.config.stft.model_bins, 48)
+    with torch.no_grad():
+        offline = model(x)[0]
+        states = model.initial_states(2)
+        pieces = []
+        for start in range(0, x.shape[-1], block_frames):
+            out, *states = model(x[..., start:start + block_frames], *states)
+            pieces.append(out)
+    torch.testing.assert_close(torch.cat(pieces, dim=-1), offline, rtol=1e-5, atol=1e-6)
+
+
+def test_state_shapes_and_receptive_field():
+    model = _model()
+    shapes = model.state_shapes()
+    assert len(shapes) == 2 * (2 * 2 + 1)  # two convs per block, 2 encoders + bottleneck + 2 decoders
+    states = model.initial_states(3)
+    assert [tuple(s.shape[1:]) for s in states] == shapes
+    _, *next_states = model(torch.zeros(3, 1, 512, 5), *states)
+    assert [tuple(s.shape) for s in next_states] == [tuple(s.shape) for s in states]
+    assert model.receptive_field_frames == sum(s[2] for s in shapes)
+
+
+def test_output_is_causal_and_lookahead_is_a_delay():
+    model = _model(lookahead_frames=2)
+    x = torch.randn(1, 1, 512, 30)
+    changed = x.clone()
+    changed[..., 20:] += 1.0
+    with torch.no_grad():
+        a, b = model(x)[0], model(changed)[0]
+        # output frame t depends on input frames ≤ t only (the delay is the model's job to learn)
+        torch.testing.assert_close(a[..., :20], b[..., :20])
+        assert not torch.allclose(a[..., 20:], b[..., 20:])
+        aligned = model.separate_offline(x)
+    assert aligned.shape == x.shape
+    torch.testing.assert_close(aligned[..., :-2], a[..., 2:])
+
+
+@pytest.mark.parametrize("kind", ["mask", "magnitude"])
+def test_output_ranges(kind):
+    out = _model(output_kind=kind)(torch.randn(2, 1, 512, 8) * 3)[0]
+    assert float(out.min()) >= 0.0
+    if kind == "mask":
+        assert float(out.max()) <= 1.0
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = _model(lookahead_frames=1, output_kind="magnitude")
+    model.input_mean.fill_(-3.0)
+    optimizer = torch.optim.Adam(model.parameters())
+    path = save_checkpoint(tmp_path / "m.pt", model, epoch=4, metrics={"val_sdr": 3.5}, training_data="x: 1 h",
+                           optimizer=optimizer)
+    loaded, payload = load_checkpoint(path)
+    assert loaded.config == model.config and payload["epoch"] == 4 and payload["metrics"]["val_sdr"] == 3.5
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value)
+    x = torch.randn(1, 1, 512, 6)
+    torch.testing.assert_close(loaded(x)[0], model(x)[0])
+
+
+def test_bad_checkpoints_raise_clear_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(junk)
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not an isovox checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
