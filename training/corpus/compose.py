@@ -364,7 +364,7 @@ def compose(rng: np.random.Generator, duration_s: float) -> Arrangement:
 
     def channel_settings() -> dict:
         return {"volume": int(rng.integers(80, 121)), "pan": int(np.clip(rng.normal(64, 28), 0, 127)),
-                    "reverb": int(rng.integers(0, 90)), "chorus": int(rng.choice([0, 0, int(rng.integers(0, 80))]))}
+                "reverb": int(rng.integers(0, 90)), "chorus": int(rng.choice([0, 0, int(rng.integers(0, 80))]))}
 
     if rng.random() < 0.9:
         parts["drums"].append(Part("drums", int(rng.choice(DRUM_KITS)), True,
@@ -416,8 +416,9 @@ def compose(rng: np.random.Generator, duration_s: float) -> Arrangement:
             if spoken:
                 n_words = max(2, int((end_s - start_s) * speed / 60 * rng.uniform(0.6, 1.0)))
                 if use_festival:
-                    phrases.append(VocalPhrase("festival-speak", start_s, end_s, _sentence(rng, "en", n_words),
-                                               pitch_shift_semitones=float(rng.uniform(3, 8) if female else rng.uniform(-3, 2)),
+                    words = _sentence(rng, "en", n_words)
+                    shift_st = float(rng.uniform(3, 8) if female else rng.uniform(-3, 2))
+                    phrases.append(VocalPhrase("festival-speak", start_s, end_s, words, pitch_shift_semitones=shift_st,
                                                gain_db=float(rng.normal(0, 1.5))))
                 else:
                     voice = lead_voice if rng.random() < 0.8 else _espeak_voice(rng, register)
@@ -431,7 +432,10 @@ def compose(rng: np.random.Generator, duration_s: float) -> Arrangement:
                     gm_voice_notes.extend(notes)
                 elif notes:
                     source = "festival-sing" if use_festival else "espeak-sing"
-                    voice = "kal" if use_festival else (lead_voice if rng.random() < 0.85 else _espeak_voice(rng, register))
+                    if use_festival:
+                        voice = "kal"
+                    else:
+                        voice = lead_voice if rng.random() < 0.85 else _espeak_voice(rng, register)
                     phrases.append(VocalPhrase(source, start_s, end_s, _syllables(rng, len(notes), voice),
                                                notes=notes, voice=voice, speed_wpm=speed,
                                                gain_db=float(rng.normal(0, 1.5)),
@@ -444,7 +448,7 @@ def compose(rng: np.random.Generator, duration_s: float) -> Arrangement:
         pad = [n for n in pad if not (quiet[0] * grid.beat_s <= n.start_s < quiet[1] * grid.beat_s)]
         parts["vocals"].append(Part("choir", int(rng.choice(VOICE_PROGRAMS)), False, pad, **channel_settings()))
 
-    # a lead instrument: answers the voice in its gaps, sometimes doubles under it
+    # a lead instrument: melodic phrases in random bars, over the voice or between its phrases
     if rng.random() < 0.75:
         program = int(rng.choice(LEAD_PROGRAMS))
         lead: list[Note] = []
@@ -464,6 +468,6 @@ def compose(rng: np.random.Generator, duration_s: float) -> Arrangement:
             for n in part.notes:
                 n.dur_s = max(0.03, min(n.dur_s, duration_s - n.start_s))
     description = {"tempo_bpm": round(tempo, 1), "beats_per_bar": beats_per_bar, "key_root": root, "mode": mode,
-                       "vocal_register": register, "vocal_style": str(track_style),
-                       "programs": {s: [p.program for p in ps] for s, ps in parts.items()}}
+                   "vocal_register": register, "vocal_style": str(track_style),
+                   "programs": {s: [p.program for p in ps] for s, ps in parts.items()}}
     return Arrangement(duration_s, tempo, beats_per_bar, root, mode, parts, phrases, register, description)
