@@ -14,14 +14,14 @@ import time
 from pathlib import Path
 
 from isovox.core.errors import ModelError
-from isovox.export import DEFAULT_OPSET
+from isovox.export import DEFAULT_OPSET, MIN_OPSET
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="training checkpoint (.pt) written by `isovox train`")
     parser.add_argument("-o", "--output", required=True, help="ONNX file to write (replaced atomically)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET,
-                        help=f"ONNX opset (default {DEFAULT_OPSET}; 17 also works)")
+                        help=f"ONNX opset (default {DEFAULT_OPSET}; {MIN_OPSET} or higher)")
     precision = parser.add_mutually_exclusive_group()
     precision.add_argument("--fp16", action="store_true",
                            help="write a float16 graph (float32 inputs/outputs); for GPUs, slower on CPU")

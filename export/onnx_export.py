@@ -21,7 +21,7 @@ from isovox.core.errors import ModelError
 from isovox.core.model_metadata import (
     INPUT_NAME, PREFIX, STATE_INPUT_PREFIX, STATE_OUTPUT_PREFIX, ModelMetadata,
 )
-from isovox.export import DEFAULT_OPSET
+from isovox.export import DEFAULT_OPSET, MIN_OPSET
 from isovox.training.model import UNet
 
 EXAMPLE_FRAMES = 16           # frames in the example input when the time axis is exported dynamic
@@ -96,6 +96,9 @@ def to_onnx_proto(model: UNet, opset: int = DEFAULT_OPSET, frames: int | None = 
     else fixed to `frames`. Raises `ModelError` when the exporter cannot reach `opset`."""
     if frames is not None and frames < 1:
         raise ModelError(f"--frames {frames} must be at least 1 (or use --dynamic)")
+    if opset < MIN_OPSET:
+        raise ModelError(f"opset {opset} is below {MIN_OPSET}, the oldest this exporter can write for the "
+                         f"U-Net; use --opset {DEFAULT_OPSET}")
     model = model.eval()
     example_frames = EXAMPLE_FRAMES if frames is None else frames
     states = model.initial_states(EXAMPLE_BATCH)

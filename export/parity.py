@@ -84,10 +84,18 @@ def run_sequence(loaded: LoadedModel, features: np.ndarray, chunk_frames: int | 
 
 
 def run_torch(model: UNet, features: np.ndarray, states: list[np.ndarray] | None = None) -> list[np.ndarray]:
-    """The torch model on the same input: [output, *next_states] as numpy."""
-    with torch.no_grad():
-        torch_states = [torch.from_numpy(s) for s in states] if states is not None else []
-        result = model.eval()(torch.from_numpy(np.ascontiguousarray(features)), *torch_states)
+    """The torch model on the same input: [output, *next_states] as numpy.
+
+    Runs on one torch thread: on a busy shared CPU the thread pool's contention made these small
+    calls 10–100× slower (0.25 s for one frame of a tiny model)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            torch_states = [torch.from_numpy(s) for s in states] if states is not None else []
+            result = model.eval()(torch.from_numpy(np.ascontiguousarray(features)), *torch_states)
+    finally:
+        torch.set_num_threads(threads)
     return [tensor.numpy() for tensor in result]
 
 

@@ -8,7 +8,9 @@ newer format version, or inputs/outputs that differ from the graph contract in c
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
+import io
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -60,7 +62,8 @@ class LoadedModel:
 def _import_ort():
     import onnxruntime as ort
 
-    ort.set_default_logger_severity(3)  # the CUDA provider's load failures are reported by us instead
+    # 4 = fatal only: the CUDA provider's load failure is logged at error level; we report it instead
+    ort.set_default_logger_severity(4)
     return ort
 
 
@@ -79,8 +82,9 @@ def _providers_for(device: str, ort) -> list[str]:
                               "install onnxruntime-gpu or use --device cpu")
         return ["CPUExecutionProvider"]
     if hasattr(ort, "preload_dlls"):
-        try:
-            ort.preload_dlls()
+        try:  # preload_dlls print()s every library it misses: keep stdout clean (e.g. `info --json`)
+            with contextlib.redirect_stdout(io.StringIO()):
+                ort.preload_dlls()
         except Exception:  # noqa: BLE001 - preload is best effort; the session tells the truth below
             pass
     return ["CUDAExecutionProvider", "CPUExecutionProvider"]

@@ -69,5 +69,5 @@ def load_checkpoint(path: str | Path) -> tuple[UNet, dict]:
         model = UNet(ModelConfig.from_dict(payload["model_config"]))
         model.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{path} does not match the isovox U-Net architecture ({str(exc)[:200]})") from None
+        raise CheckpointError(f"{path} does not match the isovox U-Net architecture ({' '.join(str(exc).split())[:200]})") from None
     return model.eval(), payload
