@@ -68,6 +68,10 @@ def main() -> int:
     parser.add_argument("--clip-seconds", type=float, default=quality.DEFAULT_CLIP_SECONDS)
     parser.add_argument("--max-tracks", type=int, default=0, help="0 = every track found")
     parser.add_argument("--no-isovox", action="store_true", help="only the floor, REPET-SIM and oracles")
+    parser.add_argument("--no-references", action="store_true",
+                        help="skip the floor, REPET-SIM and oracle rows (e.g. to --merge them from an earlier run)")
+    parser.add_argument("--merge", action="append", default=[], type=Path, metavar="JSON",
+                        help="add the rows of an earlier run's JSON on the same clips")
     parser.add_argument("--no-griffinlim", action="store_true", help="skip the Griffin-Lim rows (slow)")
     parser.add_argument("--seed-model", help="hook: a --output-kind magnitude model, scored with random-phase GL")
     parser.add_argument("--openunmix", action="store_true", help="hook: score Open-Unmix umxhq (see docstring)")
@@ -81,7 +85,7 @@ def main() -> int:
         if args.max_tracks > 0:
             tracks = tracks[:args.max_tracks]
         clips = [quality.load_clip(track, args.data, args.clip_seconds) for track in tracks]
-        methods = quality.reference_methods(griffinlim=not args.no_griffinlim)
+        methods = {} if args.no_references else quality.reference_methods(griffinlim=not args.no_griffinlim)
         if not args.no_isovox:
             methods["isovox offline"] = quality.separator_method(args.model, args.device)
             methods["isovox streaming (512-sample blocks)"] = quality.streaming_method(args.model, args.device)
@@ -97,6 +101,8 @@ def main() -> int:
             name, _, folder = item.partition("=")
             methods[name] = quality.external_method(folder)
         results = quality.evaluate(clips, methods)
+        for earlier in args.merge:
+            results = results.merged_with(quality.QualityResults.from_dict(json.loads(earlier.read_text())))
     except IsovoxError as exc:
         print(f"quality.py: error: {exc}", file=sys.stderr)
         return 2

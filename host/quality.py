@@ -289,6 +289,24 @@ class QualityResults:
         return {"clips": self.clips, "clip_seconds": self.clip_seconds, "summary": self.summary(),
                 "scores": {m: {c: vars(s) for c, s in per.items()} for m, per in self.scores.items()}}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "QualityResults":
+        """Inverse of `to_dict` (JSON nulls read back as NaN)."""
+        def number(value) -> float:
+            return float("nan") if value is None else float(value)
+
+        scores = {m: {c: ClipScore(**{k: number(v) for k, v in s.items()}) for c, s in per.items()}
+                  for m, per in data["scores"].items()}
+        return cls(list(data["clips"]), dict(data["clip_seconds"]), scores)
+
+    def merged_with(self, earlier: "QualityResults") -> "QualityResults":
+        """These scores after `earlier`'s methods (same clips required; a method here replaces one there)."""
+        if earlier.clips != self.clips or any(
+                abs(earlier.clip_seconds[c] - self.clip_seconds[c]) > 1e-6 for c in self.clips):
+            raise AudioDataError("the results to merge were computed on other clips; rerun them with the "
+                                 "same --data, --clip-seconds and --max-tracks")
+        return QualityResults(self.clips, self.clip_seconds, {**earlier.scores, **self.scores})
+
     def to_markdown(self) -> str:
         """The summary table: medians over clips of per-clip medians over 1 s frames."""
         def cell(value: float, digits: int = 2) -> str:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from isovox.core.errors import AudioFileError
+from isovox.core.errors import AudioDataError, AudioFileError
 from isovox.core.metrics import si_sdr
 from isovox.host import quality
 from isovox.host.bench import synthetic_mixture
@@ -108,3 +108,19 @@ def test_vocal_window_picks_the_loudest_vocals():
     vocals[:, 6 * SAMPLE_RATE:9 * SAMPLE_RATE] = 0.5
     assert quality.vocal_window(vocals, SAMPLE_RATE, 3.0) == 6 * SAMPLE_RATE
     assert synthetic_mixture(0.5, SAMPLE_RATE).shape == (2, SAMPLE_RATE // 2)
+
+
+def test_quality_results_round_trip_json_and_merge():
+    score = quality.ClipScore(sdr=4.0, si_sdr=3.0, sir=float("nan"), sar=5.0, seconds=1.0)
+    oracle = quality.ClipScore(sdr=8.0, si_sdr=7.0, sir=9.0, sar=9.0, seconds=0.1)
+    references = quality.QualityResults(["a"], {"a": 20.0}, {quality.REPET: {"a": score},
+                                                             quality.ORACLE: {"a": oracle}})
+    model = quality.QualityResults(["a"], {"a": 20.0}, {"model": {"a": quality.ClipScore(7.0, 6.0, 8.0, 9.0, 2.0)}})
+    restored = quality.QualityResults.from_dict(json.loads(json.dumps(references.to_dict()).replace("NaN", "null")))
+    merged = model.merged_with(restored)
+    assert list(merged.scores) == [quality.REPET, quality.ORACLE, "model"]
+    assert merged.gap_closed("model") == pytest.approx(0.75)
+    assert merged.rtf("model") == pytest.approx(0.1)
+    assert np.isnan(merged.scores[quality.REPET]["a"].sir)
+    with pytest.raises(AudioDataError, match="other clips"):
+        model.merged_with(quality.QualityResults(["b"], {"b": 20.0}, {}))
