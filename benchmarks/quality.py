@@ -23,7 +23,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from isovox.core.errors import IsovoxError, ToolMissingError
 from isovox.host import quality
 from isovox.host.plots import plot_quality_bars, plot_separation

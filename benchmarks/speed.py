@@ -26,7 +26,6 @@ RANDOM_MODELS = {"tiny": {"channels": (4, 8, 8)}, "default-arch": {}}
 def export_random(path: Path, **config) -> Path:
     """A random-weight U-Net of the given `ModelConfig` fields, exported to ONNX at `path`."""
     import torch
-
     from isovox.export.onnx_export import build_metadata, export_onnx
     from isovox.training.model import ModelConfig, UNet
 

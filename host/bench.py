@@ -19,7 +19,6 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-
 from isovox.core.errors import AudioDataError
 
 DEFAULT_BLOCK_SIZES = (128, 256, 512, 1024)

@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-
 from isovox.core.errors import AudioDataError, AudioFileError, ToolMissingError
 
 PLOT_N_FFT = 2048

@@ -12,12 +12,11 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-
 from isovox.core.errors import AudioDataError, AudioFileError
 from isovox.core.masks import extend_to_spectrum, ideal_ratio_mask
 from isovox.core.metrics import median_over_tracks, sdr_museval, si_sdr
@@ -72,12 +71,12 @@ def _read(path: Path, start: int = 0, frames: int = -1) -> tuple[np.ndarray, int
 
 def vocal_window(vocals: np.ndarray, sample_rate: int, clip_seconds: float) -> int:
     """Start sample of the 1 s-aligned window of `clip_seconds` with the most vocal energy."""
-    clip = int(round(clip_seconds * sample_rate))
+    clip = round(clip_seconds * sample_rate)
     if clip <= 0 or clip >= vocals.shape[1]:
         return 0
     seconds = vocals.shape[1] // sample_rate
     energy = np.array([np.sum(vocals[:, s * sample_rate:(s + 1) * sample_rate] ** 2) for s in range(seconds)])
-    span = int(math.ceil(clip_seconds))
+    span = math.ceil(clip_seconds)
     last = (vocals.shape[1] - clip) // sample_rate
     sums = [energy[s:s + span].sum() for s in range(last + 1)]
     return int(np.argmax(sums)) * sample_rate
@@ -88,7 +87,7 @@ def load_clip(track: Path, root: str | os.PathLike, clip_seconds: float = DEFAUL
     `clip_seconds` (0 = the whole track). The clip's name is the track's path under `root`."""
     vocals, sample_rate = _read(track / "vocals.wav")
     start = vocal_window(vocals, sample_rate, clip_seconds) if clip_seconds > 0 else 0
-    length = vocals.shape[1] - start if clip_seconds <= 0 else min(int(round(clip_seconds * sample_rate)),
+    length = vocals.shape[1] - start if clip_seconds <= 0 else min(round(clip_seconds * sample_rate),
                                                                    vocals.shape[1] - start)
     mixture, mixture_rate = _read(track / "mixture.wav", start, length)
     if mixture_rate != sample_rate or mixture.shape != (vocals.shape[0], length):
@@ -116,7 +115,7 @@ def repet_sim(clip: Clip, n_fft: int = 2048, hop_samples: int = 512, margin: flo
     spectrum = stft(clip.mixture, cfg)
     magnitude = np.abs(spectrum)
     frames = magnitude.shape[-1]
-    width = min(int(round(2.0 * clip.sample_rate / hop_samples)), max(1, (frames - 1) // 3))
+    width = min(round(2.0 * clip.sample_rate / hop_samples), max(1, (frames - 1) // 3))
     masks = []
     for channel in magnitude:
         repeating = librosa.decompose.nn_filter(channel, aggregate=np.median, metric="cosine", width=width)
@@ -233,7 +232,7 @@ def external_method(folder: str | os.PathLike) -> Method:
         if not path.is_file():
             raise AudioFileError(f"no estimate {str(path)!r} for clip {clip.name!r}; write one vocals.wav "
                                  "per track in the corpus layout")
-        start = int(round(clip.start_seconds * clip.sample_rate))
+        start = round(clip.start_seconds * clip.sample_rate)
         estimate, rate = _read(path, start, clip.mixture.shape[1])
         if rate != clip.sample_rate or estimate.shape != clip.mixture.shape:
             raise AudioDataError(f"{path}: {rate} Hz {estimate.shape} does not match the mixture "
@@ -290,7 +289,7 @@ class QualityResults:
                 "scores": {m: {c: vars(s) for c, s in per.items()} for m, per in self.scores.items()}}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "QualityResults":
+    def from_dict(cls, data: dict) -> QualityResults:
         """Inverse of `to_dict` (JSON nulls read back as NaN)."""
         def number(value) -> float:
             return float("nan") if value is None else float(value)
@@ -299,7 +298,7 @@ class QualityResults:
                   for m, per in data["scores"].items()}
         return cls(list(data["clips"]), dict(data["clip_seconds"]), scores)
 
-    def merged_with(self, earlier: "QualityResults") -> "QualityResults":
+    def merged_with(self, earlier: QualityResults) -> QualityResults:
         """These scores after `earlier`'s methods (same clips required; a method here replaces one there)."""
         if earlier.clips != self.clips or any(
                 abs(earlier.clip_seconds[c] - self.clip_seconds[c]) > 1e-6 for c in self.clips):

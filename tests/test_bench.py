@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 import soundfile
-
 from isovox.core.errors import AudioDataError, AudioFileError
 from isovox.core.metrics import si_sdr
 from isovox.host import quality

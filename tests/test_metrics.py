@@ -5,7 +5,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from isovox.core.errors import AudioDataError, ToolMissingError
 from isovox.core.metrics import median_over_tracks, sdr_museval, si_sdr
 

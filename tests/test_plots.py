@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
 import pytest
-
 from isovox.core.errors import AudioDataError, AudioFileError, ToolMissingError
 from isovox.host.plots import plot_quality_bars, plot_separation
 
