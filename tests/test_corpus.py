@@ -84,7 +84,8 @@ def test_manifest(corpus: Path):
     seconds = sum(sf.info(f / "mixture.wav").duration for f in _tracks(corpus).values())
     assert manifest["hours"] * 3600 == pytest.approx(seconds, abs=0.5)
     assert manifest["hours"] * 60 >= 1.0
-    assert manifest["usage"]["instruments"]["other"] and manifest["sources"]["soundfont"].endswith("FluidR3_GM.sf2")
+    assert manifest["usage"]["instruments"]["other"]
+    assert manifest["sources"]["soundfont"].endswith("FluidR3_GM.sf2")
     assert {t["name"] for t in manifest["tracks"]} == set(_tracks(corpus))
 
 
@@ -130,7 +131,8 @@ def test_missing_soundfont(tmp_path: Path):
 
 def test_cli_missing_tool_is_one_line(tmp_path: Path):
     env = {**os.environ, "PATH": _path_without(tmp_path, "fluidsynth")}
-    proc = subprocess.run([sys.executable, "-m", "isovox", "make-corpus", str(tmp_path / "out"), "--minutes", "0.2"],
+    cmd = [sys.executable, "-m", "isovox", "make-corpus", str(tmp_path / "out"), "--minutes", "0.2"]
+    proc = subprocess.run(cmd,
                           capture_output=True, text=True, env=env, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "apt-get install fluidsynth" in proc.stderr

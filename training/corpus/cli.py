@@ -5,11 +5,13 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("out", metavar="OUT", help="output folder (new or empty): OUT/{train,test}/<track>/*.wav")
+    parser.add_argument("out", metavar="OUT",
+                        help="output folder (new or empty): OUT/{train,test}/<track>/*.wav")
     parser.add_argument("--minutes", type=float, default=60.0, help="minutes of audio to render (default 60)")
     parser.add_argument("--seed", type=int, default=1, help="random seed; same seed, same corpus (default 1)")
     parser.add_argument("--sample-rate", type=int, default=44100, help="sample rate in Hz (default 44100)")
-    parser.add_argument("--test-fraction", type=float, default=0.1, help="share of tracks held out (default 0.1)")
+    parser.add_argument("--test-fraction", type=float, default=0.1,
+                        help="share of tracks held out (default 0.1)")
     parser.add_argument("--jobs", type=int, default=1, help="parallel rendering processes (default 1)")
 
 
@@ -19,9 +21,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.minutes <= 0 or not 0.0 <= args.test_fraction < 1.0 or args.sample_rate < 8000 or args.jobs < 1:
         raise AudioDataError(f"--minutes {args.minutes}, --test-fraction {args.test_fraction}, --sample-rate "
-                             f"{args.sample_rate}, --jobs {args.jobs}: expected minutes > 0, 0 <= fraction < 1, "
+                             f"{args.sample_rate}, --jobs {args.jobs}: expected minutes > 0, "
+                             "0 <= fraction < 1, "
                              "rate >= 8000, jobs >= 1; fix the option")
-    manifest = make_corpus(args.out, CorpusSettings(minutes=args.minutes, seed=args.seed, sample_rate=args.sample_rate,
-                                                    test_fraction=args.test_fraction), jobs=args.jobs)
+    settings = CorpusSettings(minutes=args.minutes, seed=args.seed, sample_rate=args.sample_rate,
+                              test_fraction=args.test_fraction)
+    manifest = make_corpus(args.out, settings, jobs=args.jobs)
     print(f"wrote {manifest['track_count']} track(s) ({manifest['hours'] * 60:.1f} min) to {args.out}")
     return 0

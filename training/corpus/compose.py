@@ -173,9 +173,11 @@ def _drums(rng: np.random.Generator, grid: _Grid, n_bars: int, humanize_s: float
     kick, snare, hat, ohat, ride = 36, int(rng.choice([38, 40, 39])), int(rng.choice([42, 42, 44])), 46, 51
     pat: dict[int, list[int]] = {}
     if style == "rock":
-        pat = {kick: [0, 8] + ([10] if rng.random() < .5 else []), snare: [4, 12], hat: list(range(0, steps, 2))}
+        pat = {kick: [0, 8] + ([10] if rng.random() < .5 else []), snare: [4, 12],
+               hat: list(range(0, steps, 2))}
     elif style == "four":
-        pat = {kick: list(range(0, steps, 4)), snare: [4, 12], ohat: [2, 6, 10, 14], hat: list(range(0, steps, 2))}
+        pat = {kick: list(range(0, steps, 4)), snare: [4, 12], ohat: [2, 6, 10, 14],
+               hat: list(range(0, steps, 2))}
     elif style == "halftime":
         pat = {kick: [0, 10], snare: [8], hat: list(range(0, steps, 2))}
     elif style == "funk":
@@ -260,7 +262,8 @@ def _comp(rng: np.random.Generator, grid: _Grid, chords: list[tuple[float, float
         if style == "sustain":
             hits = [(start, length)]
         elif style in ("blocks", "strum"):
-            hits = [(start + b, 0.9 if style == "blocks" else 1.8) for b in np.arange(0, length, rng.choice([1, 2]))]
+            every = rng.choice([1, 2])
+            hits = [(start + b, 0.9 if style == "blocks" else 1.8) for b in np.arange(0, length, every)]
         elif style == "offbeat":
             hits = [(start + b + 0.5, 0.35) for b in range(int(length))]
         else:  # arpeggio, one pitch per step
@@ -364,7 +367,8 @@ def compose(rng: np.random.Generator, duration_s: float) -> Arrangement:
 
     def channel_settings() -> dict:
         return {"volume": int(rng.integers(80, 121)), "pan": int(np.clip(rng.normal(64, 28), 0, 127)),
-                "reverb": int(rng.integers(0, 90)), "chorus": int(rng.choice([0, 0, int(rng.integers(0, 80))]))}
+                "reverb": int(rng.integers(0, 90)),
+                "chorus": int(rng.choice([0, 0, int(rng.integers(0, 80))]))}
 
     if rng.random() < 0.9:
         parts["drums"].append(Part("drums", int(rng.choice(DRUM_KITS)), True,
@@ -375,8 +379,8 @@ def compose(rng: np.random.Generator, duration_s: float) -> Arrangement:
                                   **channel_settings()))
     for k in range(int(rng.choice([1, 1, 2, 2, 3]))):
         program = int(rng.choice(CHORD_PROGRAMS))
-        parts["other"].append(Part(f"chords{k}", program, False,
-                                   _comp(rng, grid, chords, root, scale, n_bars, program), **channel_settings()))
+        notes = _comp(rng, grid, chords, root, scale, n_bars, program)
+        parts["other"].append(Part(f"chords{k}", program, False, notes, **channel_settings()))
 
     # vocal plan: phrases with gaps; some tracks keep long instrumental-only stretches
     female = rng.random() < 0.5
@@ -418,7 +422,8 @@ def compose(rng: np.random.Generator, duration_s: float) -> Arrangement:
                 if use_festival:
                     words = _sentence(rng, "en", n_words)
                     shift_st = float(rng.uniform(3, 8) if female else rng.uniform(-3, 2))
-                    phrases.append(VocalPhrase("festival-speak", start_s, end_s, words, pitch_shift_semitones=shift_st,
+                    phrases.append(VocalPhrase("festival-speak", start_s, end_s, words,
+                                               pitch_shift_semitones=shift_st,
                                                gain_db=float(rng.normal(0, 1.5))))
                 else:
                     voice = lead_voice if rng.random() < 0.8 else _espeak_voice(rng, register)
@@ -442,11 +447,13 @@ def compose(rng: np.random.Generator, duration_s: float) -> Arrangement:
                                                preserve_formants=bool(rng.random() < formant_share)))
         t_beat = end + float(bpb * rng.choice([0.5, 1, 1, 2, 3, 4]) * (0.5 if track_style == "spoken" else 1))
     if gm_voice_notes:
-        parts["vocals"].append(Part("voice-patch", gm_voice_program, False, gm_voice_notes, **channel_settings()))
+        parts["vocals"].append(Part("voice-patch", gm_voice_program, False, gm_voice_notes,
+                                    **channel_settings()))
     if (phrases or gm_voice_notes) and rng.random() < 0.1:  # backing choir pad on some chords
         pad = [n for n in _comp(rng, grid, chords, root, scale, n_bars, 52) if rng.random() < 0.5]
         pad = [n for n in pad if not (quiet[0] * grid.beat_s <= n.start_s < quiet[1] * grid.beat_s)]
-        parts["vocals"].append(Part("choir", int(rng.choice(VOICE_PROGRAMS)), False, pad, **channel_settings()))
+        choir_program = int(rng.choice(VOICE_PROGRAMS))
+        parts["vocals"].append(Part("choir", choir_program, False, pad, **channel_settings()))
 
     # a lead instrument: melodic phrases in random bars, over the voice or between its phrases
     if rng.random() < 0.75:
@@ -467,7 +474,7 @@ def compose(rng: np.random.Generator, duration_s: float) -> Arrangement:
             part.notes = [n for n in part.notes if n.start_s < duration_s - 0.05]
             for n in part.notes:
                 n.dur_s = max(0.03, min(n.dur_s, duration_s - n.start_s))
-    description = {"tempo_bpm": round(tempo, 1), "beats_per_bar": beats_per_bar, "key_root": root, "mode": mode,
-                   "vocal_register": register, "vocal_style": str(track_style),
+    description = {"tempo_bpm": round(tempo, 1), "beats_per_bar": beats_per_bar, "key_root": root,
+                   "mode": mode, "vocal_register": register, "vocal_style": str(track_style),
                    "programs": {s: [p.program for p in ps] for s, ps in parts.items()}}
     return Arrangement(duration_s, tempo, beats_per_bar, root, mode, parts, phrases, register, description)

@@ -17,10 +17,12 @@ def _rms(x: np.ndarray) -> float:
 
 
 def _eq(rng: np.random.Generator) -> list:
-    return [pb.LowShelfFilter(cutoff_frequency_hz=float(rng.uniform(80, 300)), gain_db=float(rng.uniform(-6, 6))),
+    return [pb.LowShelfFilter(cutoff_frequency_hz=float(rng.uniform(80, 300)),
+                              gain_db=float(rng.uniform(-6, 6))),
             pb.PeakFilter(cutoff_frequency_hz=float(np.exp(rng.uniform(np.log(300), np.log(5000)))),
                           gain_db=float(rng.uniform(-6, 6)), q=float(rng.uniform(0.5, 2.0))),
-            pb.HighShelfFilter(cutoff_frequency_hz=float(rng.uniform(3000, 10000)), gain_db=float(rng.uniform(-8, 5)))]
+            pb.HighShelfFilter(cutoff_frequency_hz=float(rng.uniform(3000, 10000)),
+                               gain_db=float(rng.uniform(-8, 5)))]
 
 
 def _reverb(rng: np.random.Generator, max_wet: float) -> pb.Reverb:
@@ -61,14 +63,17 @@ def vocal_effects(rng: np.random.Generator, mono: np.ndarray, sample_rate: int) 
     chain = [pb.HighpassFilter(cutoff_frequency_hz=float(rng.uniform(60, 160))), *_eq(rng)]
     if rng.random() < 0.7:
         chain.append(pb.Compressor(threshold_db=float(rng.uniform(-28, -12)), ratio=float(rng.uniform(2, 5)),
-                                   attack_ms=float(rng.uniform(2, 15)), release_ms=float(rng.uniform(60, 250))))
+                                   attack_ms=float(rng.uniform(2, 15)),
+                                   release_ms=float(rng.uniform(60, 250))))
     if rng.random() < 0.15:
-        chain.append(pb.Chorus(rate_hz=float(rng.uniform(0.3, 2)), depth=float(rng.uniform(0.1, 0.4)), mix=0.3))
+        chain.append(pb.Chorus(rate_hz=float(rng.uniform(0.3, 2)), depth=float(rng.uniform(0.1, 0.4)),
+                               mix=0.3))
     angle = np.pi / 4 + float(rng.normal(0, 0.15))
     stereo = np.stack([mono * np.cos(angle), mono * np.sin(angle)]).astype(np.float32) * np.sqrt(2.0)
     post = []
     if rng.random() < 0.25:
-        post.append(pb.Delay(delay_seconds=float(rng.uniform(0.1, 0.45)), feedback=float(rng.uniform(0.1, 0.4)),
+        post.append(pb.Delay(delay_seconds=float(rng.uniform(0.1, 0.45)),
+                             feedback=float(rng.uniform(0.1, 0.4)),
                              mix=float(rng.uniform(0.05, 0.25))))
     if rng.random() < 0.75:
         post.append(_reverb(rng, 0.35))
@@ -87,7 +92,8 @@ def _active(x: np.ndarray, sample_rate: int) -> np.ndarray:
     return mask
 
 
-def mix_track(rng: np.random.Generator, stems: dict[str, np.ndarray], sample_rate: int) -> tuple[dict[str, np.ndarray], dict]:
+def mix_track(rng: np.random.Generator, stems: dict[str, np.ndarray],
+              sample_rate: int) -> tuple[dict[str, np.ndarray], dict]:
     """Level the (2, samples) float stems and quantise them to int16 so their sum never clips.
 
     Accompaniment stems get random relative levels; the vocals are set to a random vocal-to-accompaniment

@@ -24,27 +24,30 @@ from isovox.training.corpus.tools import Tools, find_tools
 
 GENERATOR_VERSION = 1
 BATCH_TRACKS = 4  # tracks per fluidsynth run; fixed so the output does not depend on --jobs
+MIDI_STEMS = ("drums", "bass", "other", "vocals")  # rendered by fluidsynth, in this order per track
 GM_NAMES = (
-    "Acoustic Grand Piano", "Bright Acoustic Piano", "Electric Grand Piano", "Honky-tonk Piano", "Electric Piano 1",
-    "Electric Piano 2", "Harpsichord", "Clavinet", "Celesta", "Glockenspiel", "Music Box", "Vibraphone", "Marimba",
-    "Xylophone", "Tubular Bells", "Dulcimer", "Drawbar Organ", "Percussive Organ", "Rock Organ", "Church Organ",
-    "Reed Organ", "Accordion", "Harmonica", "Tango Accordion", "Acoustic Guitar (nylon)", "Acoustic Guitar (steel)",
-    "Electric Guitar (jazz)", "Electric Guitar (clean)", "Electric Guitar (muted)", "Overdriven Guitar",
-    "Distortion Guitar", "Guitar Harmonics", "Acoustic Bass", "Electric Bass (finger)", "Electric Bass (pick)",
-    "Fretless Bass", "Slap Bass 1", "Slap Bass 2", "Synth Bass 1", "Synth Bass 2", "Violin", "Viola", "Cello",
-    "Contrabass", "Tremolo Strings", "Pizzicato Strings", "Orchestral Harp", "Timpani", "String Ensemble 1",
+    "Acoustic Grand Piano", "Bright Acoustic Piano", "Electric Grand Piano", "Honky-tonk Piano",
+    "Electric Piano 1", "Electric Piano 2", "Harpsichord", "Clavinet", "Celesta", "Glockenspiel",
+    "Music Box", "Vibraphone", "Marimba", "Xylophone", "Tubular Bells", "Dulcimer", "Drawbar Organ",
+    "Percussive Organ", "Rock Organ", "Church Organ", "Reed Organ", "Accordion", "Harmonica",
+    "Tango Accordion", "Acoustic Guitar (nylon)", "Acoustic Guitar (steel)", "Electric Guitar (jazz)",
+    "Electric Guitar (clean)", "Electric Guitar (muted)", "Overdriven Guitar", "Distortion Guitar",
+    "Guitar Harmonics", "Acoustic Bass", "Electric Bass (finger)", "Electric Bass (pick)", "Fretless Bass",
+    "Slap Bass 1", "Slap Bass 2", "Synth Bass 1", "Synth Bass 2", "Violin", "Viola", "Cello", "Contrabass",
+    "Tremolo Strings", "Pizzicato Strings", "Orchestral Harp", "Timpani", "String Ensemble 1",
     "String Ensemble 2", "Synth Strings 1", "Synth Strings 2", "Choir Aahs", "Voice Oohs", "Synth Voice",
     "Orchestra Hit", "Trumpet", "Trombone", "Tuba", "Muted Trumpet", "French Horn", "Brass Section",
     "Synth Brass 1", "Synth Brass 2", "Soprano Sax", "Alto Sax", "Tenor Sax", "Baritone Sax", "Oboe",
     "English Horn", "Bassoon", "Clarinet", "Piccolo", "Flute", "Recorder", "Pan Flute", "Blown Bottle",
     "Shakuhachi", "Whistle", "Ocarina", "Lead 1 (square)", "Lead 2 (sawtooth)", "Lead 3 (calliope)",
     "Lead 4 (chiff)", "Lead 5 (charang)", "Lead 6 (voice)", "Lead 7 (fifths)", "Lead 8 (bass + lead)",
-    "Pad 1 (new age)", "Pad 2 (warm)", "Pad 3 (polysynth)", "Pad 4 (choir)", "Pad 5 (bowed)", "Pad 6 (metallic)",
-    "Pad 7 (halo)", "Pad 8 (sweep)", "FX 1 (rain)", "FX 2 (soundtrack)", "FX 3 (crystal)", "FX 4 (atmosphere)",
-    "FX 5 (brightness)", "FX 6 (goblins)", "FX 7 (echoes)", "FX 8 (sci-fi)", "Sitar", "Banjo", "Shamisen", "Koto",
-    "Kalimba", "Bagpipe", "Fiddle", "Shanai", "Tinkle Bell", "Agogo", "Steel Drums", "Woodblock", "Taiko Drum",
-    "Melodic Tom", "Synth Drum", "Reverse Cymbal", "Guitar Fret Noise", "Breath Noise", "Seashore", "Bird Tweet",
-    "Telephone Ring", "Helicopter", "Applause", "Gunshot")
+    "Pad 1 (new age)", "Pad 2 (warm)", "Pad 3 (polysynth)", "Pad 4 (choir)", "Pad 5 (bowed)",
+    "Pad 6 (metallic)", "Pad 7 (halo)", "Pad 8 (sweep)", "FX 1 (rain)", "FX 2 (soundtrack)",
+    "FX 3 (crystal)", "FX 4 (atmosphere)", "FX 5 (brightness)", "FX 6 (goblins)", "FX 7 (echoes)",
+    "FX 8 (sci-fi)", "Sitar", "Banjo", "Shamisen", "Koto", "Kalimba", "Bagpipe", "Fiddle", "Shanai",
+    "Tinkle Bell", "Agogo", "Steel Drums", "Woodblock", "Taiko Drum", "Melodic Tom", "Synth Drum",
+    "Reverse Cymbal", "Guitar Fret Noise", "Breath Noise", "Seashore", "Bird Tweet", "Telephone Ring",
+    "Helicopter", "Applause", "Gunshot")
 DRUM_KIT_NAMES = {0: "Standard", 8: "Room", 16: "Power", 24: "Electronic", 25: "TR-808", 32: "Jazz",
                   40: "Brush", 48: "Orchestra"}
 
@@ -108,7 +111,7 @@ def render_batch(job: tuple[str, CorpusSettings, Tools, list[TrackSpec]]) -> lis
     arrangements: list[Arrangement] = [compose(rng, spec.duration_s) for rng, spec in zip(rngs, specs)]
     summaries = []
     with tempfile.TemporaryDirectory(prefix="isovox-corpus-") as workdir:
-        midi_stems = [(a.duration_s, a.parts[s]) for a in arrangements for s in ("drums", "bass", "other", "vocals")]
+        midi_stems = [(a.duration_s, a.parts[s]) for a in arrangements for s in MIDI_STEMS]
         rendered = render_midi_segments(tools, workdir, midi_stems, sr)
         for k, (spec, arr, rng) in enumerate(zip(specs, arrangements, rngs)):
             drums, bass, other, gm_voice = rendered[4 * k: 4 * k + 4]
@@ -123,24 +126,24 @@ def render_batch(job: tuple[str, CorpusSettings, Tools, list[TrackSpec]]) -> lis
                      "other": instrument_effects(rng, other, sr), "vocals": vocals}
             ints, levels = mix_track(rng, stems, sr)
             _write_track(out_dir, spec, ints, sr)
-            summaries.append(dict(name=spec.name, split=spec.split, seconds=spec.duration_s, **arr.description,
-                                  vocal_sources=sorted({p.source for p in arr.phrases}
-                                                       | ({"gm-voice-patch"} if arr.parts["vocals"] else set())),
-                                  voices=sorted({p.voice for p in arr.phrases}), **levels))
+            sources = {p.source for p in arr.phrases} | ({"gm-voice-patch"} if arr.parts["vocals"] else set())
+            summaries.append({"name": spec.name, "split": spec.split, "seconds": spec.duration_s,
+                              **arr.description, "vocal_sources": sorted(sources),
+                              "voices": sorted({p.voice for p in arr.phrases}), **levels})
     return summaries
 
 
 def _tool_versions(tools: Tools) -> dict[str, str]:
     versions = {}
-    for name, cmd in (("fluidsynth", [tools.fluidsynth, "--version"]), ("espeak-ng", [tools.espeak, "--version"])):
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    for name, program in (("fluidsynth", tools.fluidsynth), ("espeak-ng", tools.espeak)):
+        proc = subprocess.run([program, "--version"], capture_output=True, text=True, check=False)
         versions[name] = (proc.stdout.strip().splitlines() or ["unknown"])[0]
     versions["festival"] = "text2wave, voice kal_diphone"
     return versions
 
 
 def _usage(summaries: list[dict]) -> dict:
-    programs: dict[str, collections.Counter] = {s: collections.Counter() for s in ("drums", "bass", "other", "vocals")}
+    programs: dict[str, collections.Counter] = {s: collections.Counter() for s in MIDI_STEMS}
     voices: collections.Counter = collections.Counter()
     sources: collections.Counter = collections.Counter()
     for s in summaries:
@@ -150,8 +153,8 @@ def _usage(summaries: list[dict]) -> dict:
         voices.update(s["voices"])
         sources.update(s["vocal_sources"])
     return {"instruments": {k: dict(v.most_common()) for k, v in programs.items()},
-                "voices": dict(voices.most_common()), "vocal_sources": dict(sources.most_common()),
-                "modes": dict(collections.Counter(s["mode"] for s in summaries).most_common())}
+            "voices": dict(voices.most_common()), "vocal_sources": dict(sources.most_common()),
+            "modes": dict(collections.Counter(s["mode"] for s in summaries).most_common())}
 
 
 def make_corpus(out_dir: str, settings: CorpusSettings, jobs: int = 1, progress: bool = True) -> dict:
@@ -159,16 +162,20 @@ def make_corpus(out_dir: str, settings: CorpusSettings, jobs: int = 1, progress:
     from tqdm import tqdm
 
     tools = find_tools()
+    splits = [os.path.join(out_dir, s) for s in ("train", "test")]
     if os.path.exists(os.path.join(out_dir, "corpus.json")) or any(
-            os.path.isdir(os.path.join(out_dir, s)) and os.listdir(os.path.join(out_dir, s)) for s in ("train", "test")):
-        raise AudioFileError(f"{out_dir} already holds a corpus; choose an empty or new folder (never overwritten)")
+            os.path.isdir(s) and os.listdir(s) for s in splits):
+        raise AudioFileError(f"{out_dir} already holds a corpus; choose an empty or new folder "
+                             "(a corpus is never overwritten)")
     specs = plan_tracks(settings)
     for split in ("train", "test"):
         os.makedirs(os.path.join(out_dir, split), exist_ok=True)
-    batches = [(out_dir, settings, tools, specs[i:i + BATCH_TRACKS]) for i in range(0, len(specs), BATCH_TRACKS)]
+    batches = [(out_dir, settings, tools, specs[i:i + BATCH_TRACKS])
+               for i in range(0, len(specs), BATCH_TRACKS)]
     summaries: list[dict] = []
     total_s = sum(s.duration_s for s in specs)
-    with tqdm(total=round(total_s), unit="s", desc="make-corpus (audio seconds)", disable=not progress) as bar:
+    with tqdm(total=round(total_s), unit="s", desc="make-corpus (audio seconds)",
+              disable=not progress) as bar:
         if jobs <= 1:
             results = map(render_batch, batches)
             for batch in results:
@@ -179,17 +186,22 @@ def make_corpus(out_dir: str, settings: CorpusSettings, jobs: int = 1, progress:
                 for batch in pool.map(render_batch, batches):
                     summaries += batch
                     bar.update(round(sum(t["seconds"] for t in batch)))
-    split_hours = {sp: round(sum(t["seconds"] for t in summaries if t["split"] == sp) / 3600, 4) for sp in ("train", "test")}
+    split_hours = {sp: round(sum(t["seconds"] for t in summaries if t["split"] == sp) / 3600, 4)
+                   for sp in ("train", "test")}
     ratios = [t["vocal_to_accompaniment_db"] for t in summaries]
+    ratio_stats = ({"min": min(ratios), "max": max(ratios), "mean": round(float(np.mean(ratios)), 2)}
+                   if ratios else {})
     manifest = {
-        "generator": "isovox make-corpus", "generator_version": GENERATOR_VERSION, "settings": asdict(settings),
+        "generator": "isovox make-corpus", "generator_version": GENERATOR_VERSION,
+        "settings": asdict(settings),
         "seed": settings.seed, "track_count": len(summaries),
         "track_counts": {sp: sum(t["split"] == sp for t in summaries) for sp in ("train", "test")},
         "hours": round(total_s / 3600, 4), "split_hours": split_hours,
         "layout": "MUSDB18-HQ: {train,test}/<track>/{mixture,vocals,drums,bass,other}.wav, 16-bit PCM stereo",
         "sources": {"soundfont": tools.soundfont, "espeak": "espeak-ng voices (language+variant)",
-                     "festival": "festival kal_diphone (text2wave, singing mode and speech)", "tools": _tool_versions(tools)},
-        "vocal_to_accompaniment_db": {"min": min(ratios), "max": max(ratios), "mean": round(float(np.mean(ratios)), 2)} if ratios else {},
+                    "festival": "festival kal_diphone (text2wave, singing mode and speech)",
+                    "tools": _tool_versions(tools)},
+        "vocal_to_accompaniment_db": ratio_stats,
         "instrumental_tracks": sum(not t["vocal_sources"] for t in summaries),
         "usage": _usage(summaries), "tracks": summaries}
     tmp = os.path.join(out_dir, ".corpus.json.tmp")

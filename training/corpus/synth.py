@@ -60,12 +60,14 @@ def write_segments_midi(path: str, segments: list[tuple[float, list[Part]]], end
         for part in parts:
             ch = 9 if part.is_drum else next(melodic)
             t0 = tick(offset_s)
-            for ctl, val in ((121, 0), (7, part.volume), (10, part.pan), (91, part.reverb), (93, part.chorus)):
+            settings = ((121, 0), (7, part.volume), (10, part.pan), (91, part.reverb), (93, part.chorus))
+            for ctl, val in settings:
                 events.append((t0, 0, mido.Message("control_change", channel=ch, control=ctl, value=val)))
             events.append((t0, 1, mido.Message("program_change", channel=ch, program=part.program)))
             for n in part.notes:
                 start = tick(offset_s + n.start_s)
-                events.append((start, 3, mido.Message("note_on", channel=ch, note=n.pitch, velocity=n.velocity)))
+                on = mido.Message("note_on", channel=ch, note=n.pitch, velocity=n.velocity)
+                events.append((start, 3, on))
                 events.append((max(start + 1, tick(offset_s + n.start_s + n.dur_s)), 2,
                                mido.Message("note_off", channel=ch, note=n.pitch, velocity=0)))
     events.append((tick(end_s), 4, mido.Message("control_change", channel=0, control=123, value=0)))
@@ -104,7 +106,8 @@ def render_midi_segments(tools: Tools, workdir: str, stems: list[tuple[float, li
     return out
 
 
-def transpose(audio: np.ndarray, sample_rate: int, shift_semitones: float, stretch: float = 1.0) -> np.ndarray:
+def transpose(audio: np.ndarray, sample_rate: int, shift_semitones: float,
+              stretch: float = 1.0) -> np.ndarray:
     """Formant-preserving pitch shift (rubberband); `stretch` > 1 also shortens. (samples,) -> (samples',)."""
     if abs(shift_semitones) < 1e-3 and abs(stretch - 1.0) < 1e-3:
         return audio
@@ -220,7 +223,9 @@ def festival_sing(tools: Tools, workdir: str, phrase: VocalPhrase, sample_rate: 
 
 
 def festival_speak(tools: Tools, workdir: str, phrase: VocalPhrase, sample_rate: int) -> np.ndarray:
-    """Spoken sentence with festival's kal voice, shifted by `phrase.pitch_shift_semitones`. Returns (samples,)."""
+    """Spoken sentence with festival's kal voice, shifted by `phrase.pitch_shift_semitones`.
+
+    Returns (samples,)."""
     audio, sr = _festival(tools, workdir, " ".join(phrase.words) + ".", None)
     return resample(audio, sr, sample_rate, phrase.pitch_shift_semitones)
 
