@@ -57,15 +57,42 @@ def _megabytes(path: Path) -> str:
     return f"{path.stat().st_size / 1e6:.2f} MB"
 
 
-def run(args: argparse.Namespace) -> int:
+def _report_variant(model, fp32, variant, clip, precision: str) -> None:
+    """Print the variant's max difference to torch and its SDR change on the clip's vocals."""
     import numpy as np
-    import onnx
-
-    from isovox.export.onnx_export import build_metadata, export_onnx, save_atomic
     from isovox.export.parity import check_parity, sdr_db, separate_vocals
+
+    report = check_parity(model, variant, clip, tolerance=float("inf"))
+    if not np.isfinite(report.max_abs_diff):
+        raise ModelError(f"the {precision} graph produces non-finite values; export it in float32")
+    reference, estimate = separate_vocals(fp32, clip.mixture), separate_vocals(variant, clip.mixture)
+    sdr_fp32, sdr_variant = sdr_db(clip.vocals, reference), sdr_db(clip.vocals, estimate)
+    print(f"{precision} vs torch: max |diff| {report.max_abs_diff:.2e}; vocals estimate on the clip: "
+          f"{sdr_db(reference, estimate):.1f} dB SDR against the float32 estimate; SDR against the true "
+          f"vocals {sdr_fp32:.2f} → {sdr_variant:.2f} dB ({sdr_variant - sdr_fp32:+.2f} dB)")
+
+
+def _report_speed(written: list[tuple[str, Path]], per_call: str) -> None:
+    """Print size and ORT CPU time per second of audio of each (precision, file), vs the first."""
+    from isovox.export.speed import measure_speed
+
+    base = None
+    for precision, path in written:
+        speed = measure_speed(path)
+        change = "" if base is None else (f" (×{speed.offline_rtf / base.offline_rtf:.2f} / "
+                                          f"×{speed.streaming_rtf / base.streaming_rtf:.2f} the float32 times)")
+        base = base or speed
+        print(f"{precision}: {_megabytes(path)}; ONNX Runtime CPU, {speed.threads} thread, {speed.channels} "
+              f"channels: {speed.offline_rtf:.3f} s per second of audio offline, {speed.streaming_rtf:.3f} s "
+              f"streaming ({per_call} per call){change}")
+
+
+def run(args: argparse.Namespace) -> int:
+    import onnx
+    from isovox.export.onnx_export import build_metadata, export_onnx, save_atomic
+    from isovox.export.parity import check_parity
     from isovox.export.quantize import convert
     from isovox.export.reference_clip import reference_clip
-    from isovox.export.speed import measure_speed
     from isovox.host.model_file import open_model
     from isovox.training.checkpoint import load_checkpoint
 
@@ -91,27 +118,13 @@ def run(args: argparse.Namespace) -> int:
         if not report.passed:
             raise ModelError(f"ONNX output differs from torch by {worst.max_abs_diff:.2e} > "
                              f"{report.tolerance:.0e} ({worst.name}); nothing written — report this as a bug")
-        final_path = fp32_path
+        written = [("float32", fp32_path)]
         if precision != "float32":
-            final_path = Path(workdir) / f"{precision}.onnx"
-            save_atomic(convert(onnx.load(str(fp32_path)), precision), final_path)
-            variant = open_model(final_path, device="cpu", intra_op_threads=1)
-            variant_report = check_parity(model, variant, clip, tolerance=float("inf"))
-            if not np.isfinite(variant_report.max_abs_diff):
-                raise ModelError(f"the {precision} graph produces non-finite values; export without "
-                                 f"--{'fp16' if args.fp16 else 'int8'}")
-            reference = separate_vocals(fp32, clip.mixture)
-            estimate = separate_vocals(variant, clip.mixture)
-            sdr_fp32, sdr_variant = sdr_db(clip.vocals, reference), sdr_db(clip.vocals, estimate)
-            print(f"{precision} vs torch: max |diff| {variant_report.max_abs_diff:.2e}; vocals estimate on "
-                  f"the clip: {sdr_db(reference, estimate):.1f} dB SDR against the float32 estimate; "
-                  f"SDR against the true vocals {sdr_fp32:.2f} → {sdr_variant:.2f} dB "
-                  f"({sdr_variant - sdr_fp32:+.2f} dB)")
-        for label, path in dict.fromkeys([("float32", fp32_path), (precision, final_path)]):
-            speed = measure_speed(path)
-            print(f"{label}: {_megabytes(path)}; ONNX Runtime CPU, {speed.threads} thread, "
-                  f"{speed.channels} channels: {speed.offline_rtf:.3f} s per second of audio offline, "
-                  f"{speed.streaming_rtf:.3f} s streaming ({'fixed frames' if args.frames else '1 frame'} per call)")
-        save_atomic(onnx.load(str(final_path)), output)
+            written.append((precision, Path(workdir) / f"{precision}.onnx"))
+            save_atomic(convert(onnx.load(str(fp32_path)), precision), written[-1][1])
+            _report_variant(model, fp32, open_model(written[-1][1], device="cpu", intra_op_threads=1), clip,
+                            precision)
+        _report_speed(written, f"{args.frames} frames" if args.frames else "1 frame")
+        save_atomic(onnx.load(str(written[-1][1])), output)
     print(f"wrote {output} ({precision}, {_megabytes(output)})")
     return 0

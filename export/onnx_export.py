@@ -16,10 +16,13 @@ from pathlib import Path
 
 import onnx
 import torch
-
 from isovox.core.errors import ModelError
 from isovox.core.model_metadata import (
-    INPUT_NAME, PREFIX, STATE_INPUT_PREFIX, STATE_OUTPUT_PREFIX, ModelMetadata,
+    INPUT_NAME,
+    PREFIX,
+    STATE_INPUT_PREFIX,
+    STATE_OUTPUT_PREFIX,
+    ModelMetadata,
 )
 from isovox.export import DEFAULT_OPSET, MIN_OPSET
 from isovox.training.model import UNet

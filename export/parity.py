@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
 from isovox.core.features import LOG_FLOOR, log_magnitude
 from isovox.core.masks import apply_magnitude, apply_mask
 from isovox.core.stft import istft, stft

@@ -15,7 +15,6 @@ import tempfile
 from pathlib import Path
 
 import onnx
-
 from isovox.core.errors import ModelError
 from isovox.export.onnx_export import PRECISION_KEY, set_properties
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from isovox.export.parity import SILENCE, run_sequence
 from isovox.host.model_file import open_model
 
@@ -23,7 +22,7 @@ class SpeedReport:
     threads: int
 
 
-def measure_speed(path: str | Path, seconds: float = 3.0, channels: int = 2, threads: int = 1,
+def measure_speed(path: str | Path, seconds: float = 2.0, channels: int = 2, threads: int = 1,
                   repeats: int = 3) -> SpeedReport:
     """Time ORT on CPU (`threads` intra-op threads) over `seconds` of `channels`-channel features.
 

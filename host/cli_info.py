@@ -55,19 +55,19 @@ def _text(info: dict) -> str:
     lines = [
         f"model:              {info['path']} ({info['size_bytes'] / 1e6:.2f} MB, {info['precision']})",
         f"format version:     {meta['format_version']}",
-        f"audio:              {stft['sample_rate']} Hz, n_fft {stft['n_fft']}, hop {stft['hop_samples']}, "
-        f"window {stft['window']}; channels: {meta['channels']}",
+        (f"audio:              {stft['sample_rate']} Hz, n_fft {stft['n_fft']}, hop {stft['hop_samples']}, "
+         f"window {stft['window']}; channels: {meta['channels']}"),
         f"input layout:       {meta['input_layout']}, frames per call: {frames}",
         f"output:             {meta['output_kind']}",
-        f"look-ahead:         {meta['lookahead_frames']} frames; receptive field "
-        f"{meta['receptive_field_frames']} past frames; {meta['state_count']} state tensors",
+        (f"look-ahead:         {meta['lookahead_frames']} frames; receptive field "
+         f"{meta['receptive_field_frames']} past frames; {meta['state_count']} state tensors"),
         f"latency:            {info['latency_samples']} samples ({info['latency_ms']} ms)",
         f"model config:       {json.dumps(meta['model_config'], sort_keys=True)}",
         f"training data:      {meta['training_data'] or '(not recorded)'}",
         f"code revision:      {meta['code_revision'] or '(not recorded)'}",
         f"providers:          available {', '.join(info['providers']['available'])}",
-        f"                    used with --device {info['providers']['requested_device']}: "
-        f"{info['providers']['used']}",
+        (f"                    used with --device {info['providers']['requested_device']}: "
+         f"{info['providers']['used']}"),
         *(f"                    note: {note}" for note in info["providers"]["notes"]),
         "all metadata properties:",
         *(f"  {key} = {value}" for key, value in info["properties"].items()),

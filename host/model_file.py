@@ -18,7 +18,11 @@ from pathlib import Path
 
 from isovox.core.errors import DeviceError, ModelError
 from isovox.core.model_metadata import (
-    INPUT_NAME, OUTPUT_KINDS, STATE_INPUT_PREFIX, STATE_OUTPUT_PREFIX, ModelMetadata,
+    INPUT_NAME,
+    OUTPUT_KINDS,
+    STATE_INPUT_PREFIX,
+    STATE_OUTPUT_PREFIX,
+    ModelMetadata,
 )
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -42,7 +46,7 @@ def resolve_model_path(model: str | os.PathLike) -> Path:
 
 @dataclass
 class LoadedModel:
-    session: "object"            # onnxruntime.InferenceSession
+    session: object            # onnxruntime.InferenceSession
     metadata: ModelMetadata
     provider: str                # the execution provider that really runs the graph
     path: Path
@@ -85,7 +89,7 @@ def _providers_for(device: str, ort) -> list[str]:
         try:  # preload_dlls print()s every library it misses: keep stdout clean (e.g. `info --json`)
             with contextlib.redirect_stdout(io.StringIO()):
                 ort.preload_dlls()
-        except Exception:  # noqa: BLE001 - preload is best effort; the session tells the truth below
+        except Exception:  # noqa: BLE001, S110 - preload is best effort; the session tells the truth below
             pass
     return ["CUDAExecutionProvider", "CPUExecutionProvider"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from isovox.host.cli import main
 from isovox.host.model_file import default_model_path
 

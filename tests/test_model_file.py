@@ -11,13 +11,12 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx", reason="building test graphs needs the onnx package ([train] extra)")
-from onnx import TensorProto, helper  # noqa: E402
-
-from isovox.core.errors import ModelError  # noqa: E402
-from isovox.core.model_metadata import ModelMetadata  # noqa: E402
-from isovox.core.stft import StftConfig  # noqa: E402
-from isovox.host.cli import main  # noqa: E402
-from isovox.host.model_file import default_model_path, open_model, resolve_model_path  # noqa: E402
+from isovox.core.errors import ModelError
+from isovox.core.model_metadata import ModelMetadata
+from isovox.core.stft import StftConfig
+from isovox.host.cli import main
+from isovox.host.model_file import default_model_path, open_model, resolve_model_path
+from onnx import TensorProto, helper
 
 BINS = StftConfig().model_bins
 SIGNAL = ["batch", 1, BINS, "frames"]
@@ -65,19 +64,19 @@ def with_props(**changes) -> dict[str, str]:
 
 
 REFUSALS = {
-    "no-metadata": (dict(properties={}), "not an isovox model (no isovox.* metadata)"),
-    "newer-format": (dict(properties=with_props(format_version="2")), "newer than this isovox supports"),
-    "bad-metadata": (dict(properties=with_props(sample_rate="fast")), "invalid isovox metadata"),
-    "wrong-bins": (dict(signal=["batch", 1, 256, "frames"], state=["batch", 2, 256, 2]),
+    "no-metadata": ({"properties": {}}, "not an isovox model (no isovox.* metadata)"),
+    "newer-format": ({"properties": with_props(format_version="2")}, "newer than this isovox supports"),
+    "bad-metadata": ({"properties": with_props(sample_rate="fast")}, "invalid isovox metadata"),
+    "wrong-bins": ({"signal": ["batch", 1, 256, "frames"], "state": ["batch", 2, 256, 2]},
                    f"expected float32 [batch, 1, {BINS}, frames]"),
-    "no-channel-axis": (dict(signal=["batch", 2, BINS, "frames"]), "expected float32 [batch, 1,"),
-    "fixed-batch": (dict(signal=[2, 1, BINS, "frames"], state=[2, 2, BINS, 2]), "dynamic batch"),
-    "float64": (dict(elem=TensorProto.DOUBLE), "tensor(double)"),
-    "wrong-output-shape": (dict(reduce_output=True), "output 'mask' is tensor(float)"),
-    "wrong-output-name": (dict(output="magnitude"), "no output named 'mask'"),
-    "state-changes-shape": (dict(next_state=["batch", 2, BINS, 1]), "must come back with the shape"),
-    "missing-state": (dict(properties=with_props(state_count="2")), "declares 2 states but"),
-    "extra-input": (dict(extra_input=True), "inputs ['gain'] are not part of the isovox graph contract"),
+    "no-channel-axis": ({"signal": ["batch", 2, BINS, "frames"]}, "expected float32 [batch, 1,"),
+    "fixed-batch": ({"signal": [2, 1, BINS, "frames"], "state": [2, 2, BINS, 2]}, "dynamic batch"),
+    "float64": ({"elem": TensorProto.DOUBLE}, "tensor(double)"),
+    "wrong-output-shape": ({"reduce_output": True}, "output 'mask' is tensor(float)"),
+    "wrong-output-name": ({"output": "magnitude"}, "no output named 'mask'"),
+    "state-changes-shape": ({"next_state": ["batch", 2, BINS, 1]}, "must come back with the shape"),
+    "missing-state": ({"properties": with_props(state_count="2")}, "declares 2 states but"),
+    "extra-input": ({"extra_input": True}, "inputs ['gain'] are not part of the isovox graph contract"),
 }
 
 
@@ -134,5 +133,6 @@ def test_the_host_loader_never_imports_torch():
     code = ("import sys; sys.modules['torch'] = None\n"
             "import isovox.host.model_file, isovox.host.cli_info\n"
             "print('ok')")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
+                            timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
