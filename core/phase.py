@@ -58,14 +58,15 @@ def _spectral_convergence(rebuilt_magnitude: np.ndarray, magnitude: np.ndarray) 
 
 
 def griffin_lim(magnitude: np.ndarray, initial_spectrum: np.ndarray, cfg: StftConfig,
-                iterations: int = 32, momentum: float = 0.99,
+                iterations: int = 16, momentum: float = 0.0,
                 fixed_before: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Griffin-Lim from `initial_spectrum`'s phase; returns (best spectrum, its inconsistency (ch,)).
 
     magnitude: (ch, bins, frames) target |Y| ≥ 0. initial_spectrum: same shape, complex — its phase is
     the start (the mixture's phase; the magnitude is replaced by `magnitude`). fixed_before:
     (ch, bins, K) committed frames just before these, frozen but part of the overlap-add. momentum 0 is
-    classic Griffin-Lim, ~0.99 the fast variant. Each channel keeps its own most consistent iterate."""
+    classic Griffin-Lim, ~0.99 the fast variant (more consistent sooner, but it wanders further from
+    the mixture phase and scored worse SDR in our tests). Each channel keeps its most consistent iterate."""
     if iterations < 0 or not 0.0 <= momentum < 1.0:
         raise ConfigMismatchError(f"Griffin-Lim needs iterations >= 0 and 0 <= momentum < 1, got "
                                   f"{iterations} and {momentum}")
