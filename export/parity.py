@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from isovox.core.features import LOG_FLOOR, log_magnitude
 from isovox.core.masks import apply_magnitude, apply_mask
+from isovox.core.model_metadata import INPUT_NAME
 from isovox.core.stft import istft, stft
 from isovox.export.reference_clip import ReferenceClip
 from isovox.host.model_file import LoadedModel
@@ -48,7 +49,7 @@ class ParityReport:
         return self.max_abs_diff <= self.tolerance   # NaN fails too
 
     def worst(self) -> ParityCase:
-        return max(self.cases, key=lambda case: (np.nan_to_num(case.max_abs_diff, nan=np.inf)))
+        return max(self.cases, key=lambda case: np.nan_to_num(case.max_abs_diff, nan=np.inf))
 
 
 def zero_states(loaded: LoadedModel, batch: int) -> list[np.ndarray]:
@@ -58,7 +59,7 @@ def zero_states(loaded: LoadedModel, batch: int) -> list[np.ndarray]:
 
 def run_onnx(loaded: LoadedModel, features: np.ndarray, states: list[np.ndarray]) -> list[np.ndarray]:
     """One ORT call: features (batch, 1, bins, frames), states → [output, *next_states]."""
-    feeds = {"log_magnitude": np.ascontiguousarray(features, dtype=np.float32)}
+    feeds = {INPUT_NAME: np.ascontiguousarray(features, dtype=np.float32)}
     feeds.update(zip(loaded.state_input_names, states))
     return loaded.session.run([loaded.output_name, *loaded.state_output_names], feeds)
 

@@ -246,3 +246,13 @@ def test_cli_refuses_an_unreachable_opset(checkpoint, tmp_path, capfd):
     output = tmp_path / "m.onnx"
     _one_line_error(capfd, main(["export", str(checkpoint), "-o", str(output), "--opset", "11"]), "opset 11")
     assert not output.exists()
+
+
+def test_reference_clip_uses_espeak_ng_or_says_it_fell_back(monkeypatch):
+    clip = reference_clip(44100, seconds=0.5)
+    assert clip.vocals.shape == clip.accompaniment.shape == (2, 22050)
+    assert np.abs(clip.vocals).max() > 0.05 and np.abs(clip.accompaniment).max() > 0.05
+    monkeypatch.setenv("PATH", "")   # as on a machine without espeak-ng
+    fallback = reference_clip(44100, seconds=0.5)
+    assert "espeak-ng not found" in fallback.description
+    assert not np.allclose(fallback.vocals, clip.vocals) or "espeak-ng not found" in clip.description
