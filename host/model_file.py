@@ -46,7 +46,10 @@ def resolve_model_path(model: str | os.PathLike) -> Path:
 
 @dataclass
 class LoadedModel:
-    session: object            # onnxruntime.InferenceSession
+    """An open, validated model: feed `log_magnitude` and `state_input_names`, read `output_name` and
+    `state_output_names` (shapes in core.model_metadata)."""
+
+    session: object              # onnxruntime.InferenceSession
     metadata: ModelMetadata
     provider: str                # the execution provider that really runs the graph
     path: Path
