@@ -106,6 +106,13 @@ def test_missing_stem_error_names_the_file(tmp_path):
         TrackScanner(tmp_path, split="train").scan()
 
 
+def test_missing_vocals_error_names_the_file(tmp_path):
+    write_musdb(tmp_path, 1, 0.5, None)
+    (tmp_path / "track00" / "vocals.wav").unlink()
+    with pytest.raises(AudioFileError, match="vocals.wav"):
+        TrackScanner(tmp_path).scan()
+
+
 def test_wrong_sample_rate_is_refused(tmp_path):
     write_musdb(tmp_path, 1, 0.5, "train")
     with pytest.raises(AudioDataError, match="48000 Hz"):

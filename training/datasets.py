@@ -157,9 +157,8 @@ class TrackScanner:
 
     def _stem_track(self, folder: Path) -> StemTrack | None:
         names = {p.stem for p in folder.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS}
-        if "vocals" not in names and not (names & {"accompaniment", *MUSDB_ACCOMPANIMENT}):
-            if not self.skip_incomplete or not names:
-                return None  # not a track folder
+        if not names & {"mixture", "vocals", "accompaniment", *MUSDB_ACCOMPANIMENT}:
+            return None  # not a track folder
         others = ("accompaniment",) if "accompaniment" in names else MUSDB_ACCOMPANIMENT
         paths = [_find_stem(folder, "vocals"), *(_find_stem(folder, s) for s in others)]
         try:

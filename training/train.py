@@ -160,7 +160,7 @@ def training_step(model: torch.nn.Module, vocals: torch.Tensor, accompaniment: t
     vocals = vocals.reshape(-1, vocals.shape[-1])
     mixture_audio = vocals + accompaniment.reshape(-1, accompaniment.shape[-1])
     mixture, vocals_spectrum = stft(mixture_audio, cfg), stft(vocals, cfg)
-    features = log_magnitude(mixture, cfg)[:, None]
+    features = log_magnitude(mixture, cfg)[:, None].contiguous(memory_format=torch.channels_last)
     if autocast_dtype is not None:
         with torch.autocast(device_type=features.device.type, dtype=autocast_dtype):
             output = model(features)[0]
@@ -230,7 +230,8 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
     else:
         model = UNet(config.model)
         set_input_statistics(model, tracks, config.crop_frames, config.stat_crops, config.seed)
-    model = model.to(env.device).train()
+    # channels-last convolutions: ~1.5-2× faster on CPU (oneDNN) and what tensor cores want on CUDA
+    model = model.to(env.device, memory_format=torch.channels_last).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)
