@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from isovox.core.errors import AudioDataError, ConfigMismatchError
-from isovox.core.features import log_magnitude
+from isovox.core.features import LOG_FLOOR, log_magnitude
 from isovox.core.masks import apply_magnitude, apply_mask
 from isovox.core.phase import BlockGriffinLim
 
@@ -31,12 +31,15 @@ PHASES = ("mixture", "griffinlim")
 class FrameEngine:
     """Separates `channels` channels hop by hop with one loaded model (see the module docstring).
 
-    Buffers (all per channel):
+    Persistent buffers (per channel), allocated once and updated in place:
     ``_history``  the last n_fft - hop input samples: the older part of the next frame;
-    ``_states``   the model's carried states (zeros at the start);
-    ``_pending``  mixture spectra of the last L analysed frames, waiting for their model output;
+    ``_states``   the model's carried states, two sets used in turn (one in, one out: ping-pong);
+    ``_pending``  a ring of the mixture spectra of the last L analysed frames, waiting for their model
+                  output (``_pending_start`` is the oldest);
     ``_tail``     the overlap-add accumulator: partial sums of the n_fft - hop samples after the
-                  last emitted hop (they still receive contributions from later frames)."""
+                  last emitted hop (they still receive contributions from later frames).
+    One hop at a time (the streaming case) runs on pre-allocated work buffers and, on the CPU, an
+    ONNX Runtime IO binding to them; several hops at a time run vectorised (the offline case)."""
 
     def __init__(self, loaded: LoadedModel, channels: int, phase: str = "mixture",
                  griffinlim_iterations: int = 8, griffinlim_lookahead_frames: int = 3,
@@ -46,17 +49,47 @@ class FrameEngine:
         if channels < 1:
             raise AudioDataError(f"channels must be >= 1, got {channels}")
         self.loaded = loaded
-        self.cfg = loaded.metadata.stft
-        self.channels = channels
+        self.cfg = cfg = loaded.metadata.stft
+        self.channels = ch = channels
         self.lookahead_frames = loaded.metadata.lookahead_frames
         self._apply = apply_mask if loaded.metadata.output_kind == "mask" else apply_magnitude
         self._output_names = [loaded.output_name, *loaded.state_output_names]
         self._phase = None
         if phase == "griffinlim":
-            self._phase = BlockGriffinLim(self.cfg, channels, griffinlim_lookahead_frames,
-                                          griffinlim_iterations, griffinlim_block_frames,
-                                          griffinlim_momentum)
+            self._phase = BlockGriffinLim(cfg, ch, griffinlim_lookahead_frames, griffinlim_iterations,
+                                          griffinlim_block_frames, griffinlim_momentum)
+        n_fft, hop, bins, model_bins = cfg.n_fft, cfg.hop_samples, cfg.spectrum_bins, cfg.model_bins
+        self._history = np.zeros((ch, n_fft - hop), np.float32)
+        self._state_sets = [[np.zeros((ch, *shape), np.float32) for shape in loaded.state_shapes]
+                            for _ in range(2)]
+        self._pending = np.zeros((ch, bins, self.lookahead_frames), np.complex64)
+        self._tail = np.zeros((ch, n_fft - hop), np.float32)
+        # work buffers of the one-hop path
+        self._frame = np.zeros((ch, n_fft), np.float32)          # history + the new hop
+        self._windowed = np.zeros((ch, n_fft), np.float32)
+        self._spectrum = np.zeros((ch, bins), np.complex64)
+        self._magnitude = np.zeros((ch, model_bins), np.float32)
+        self._features = np.zeros((ch, 1, model_bins, 1), np.float32)
+        self._model_out = np.zeros((ch, 1, model_bins, 1), np.float32)
+        self._time = np.zeros((ch, n_fft), np.float32)           # one synthesised, windowed frame
+        self._accumulator = np.zeros((ch, n_fft), np.float32)    # tail + that frame
+        self._hop_out = np.zeros((ch, hop), np.float32)
+        self._bindings = self._bind() if loaded.provider == "CPUExecutionProvider" else None
         self.reset()
+
+    def _bind(self) -> list:
+        """Two IO bindings of the one-hop buffers: state set i in, state set 1 - i out."""
+        bindings = []
+        for index in range(2):
+            binding = self.loaded.session.io_binding()
+            binding.bind_cpu_input("log_magnitude", self._features)
+            for name, array in zip(self.loaded.state_input_names, self._state_sets[index]):
+                binding.bind_cpu_input(name, array)
+            outputs = [self._model_out, *self._state_sets[1 - index]]
+            for name, array in zip(self._output_names, outputs):
+                binding.bind_output(name, "cpu", 0, np.float32, array.shape, array.ctypes.data)
+            bindings.append(binding)
+        return bindings
 
     @property
     def delay_frames(self) -> int:
@@ -69,37 +102,99 @@ class FrameEngine:
         return self.cfg.n_fft - self.cfg.hop_samples + self.delay_frames * self.cfg.hop_samples
 
     def reset(self) -> None:
-        """Zero every buffer (history, model states, pending spectra, overlap-add tail, counters)."""
-        n_fft, hop, ch = self.cfg.n_fft, self.cfg.hop_samples, self.channels
-        self._history = np.zeros((ch, n_fft - hop), np.float32)
-        self._states = [np.zeros((ch, *shape), np.float32) for shape in self.loaded.state_shapes]
-        self._pending = np.zeros((ch, self.cfg.spectrum_bins, self.lookahead_frames), np.complex64)
-        self._tail = np.zeros((ch, n_fft - hop), np.float32)
+        """Zero every buffer (history, model states, pending spectra, overlap-add tail, Griffin-Lim
+        window) and the output counter, in place."""
+        for array in (self._history, self._pending, self._tail, *self._state_sets[0], *self._state_sets[1]):
+            array.fill(0)
+        self._state_index = 0       # which state set holds the current states
+        self._pending_start = 0
         self._samples_out = 0
         if self._phase:
             self._phase.reset()
 
     def process(self, audio: np.ndarray) -> np.ndarray:
-        """(channels, F*hop) float32 new input → (channels, F*hop) float32 output (see alignment)."""
-        cfg, hop, n_fft = self.cfg, self.cfg.hop_samples, self.cfg.n_fft
+        """(channels, F*hop) float32 new input → (channels, F*hop) float32 output (see alignment).
+
+        For F = 1 the result is a work buffer, valid until the next call: copy it if you keep it."""
+        hop = self.cfg.hop_samples
         num_frames = audio.shape[1] // hop
         if audio.shape != (self.channels, num_frames * hop) or num_frames == 0:
             raise AudioDataError(f"engine input must be ({self.channels}, a positive multiple of {hop}), "
                                  f"got {audio.shape}")
+        out = self._process_one(audio) if num_frames == 1 else self._process_many(audio, num_frames)
+        silent = self.delay_samples - self._samples_out
+        if silent > 0:  # output from before the signal started (frames of the left padding)
+            out[:, :silent] = 0.0
+        self._samples_out += out.shape[1]
+        return out
+
+    def _process_one(self, audio: np.ndarray) -> np.ndarray:
+        """One hop through pre-allocated buffers (the streaming case)."""
+        cfg, hop, n_fft = self.cfg, self.cfg.hop_samples, self.cfg.n_fft
+        # analysis
+        np.copyto(self._frame[:, :n_fft - hop], self._history)
+        np.copyto(self._frame[:, n_fft - hop:], audio)
+        np.copyto(self._history, self._frame[:, hop:])
+        np.multiply(self._frame, cfg.analysis_window, out=self._windowed)
+        np.fft.rfft(self._windowed, axis=-1, out=self._spectrum)
+        # features: core.features.log_magnitude, written into the bound model input
+        np.abs(self._spectrum[:, :cfg.model_bins], out=self._magnitude)
+        np.add(self._magnitude, LOG_FLOOR, out=self._magnitude)
+        np.log(self._magnitude, out=self._features[:, 0, :, 0])
+        self._run_one()
+        # output frame t belongs to frame t - L: the oldest pending spectrum, whose slot takes frame t
+        if self.lookahead_frames:
+            slot = self._pending_start
+            estimate = self._apply(self._pending[..., slot:slot + 1], self._model_out[:, 0])
+            np.copyto(self._pending[..., slot], self._spectrum)
+            self._pending_start = (slot + 1) % self.lookahead_frames
+        else:
+            estimate = self._apply(self._spectrum[..., None], self._model_out[:, 0])
+        if self._phase:
+            estimate = self._phase.push(estimate)
+        # synthesis
+        np.fft.irfft(estimate[..., 0], n=n_fft, axis=-1, out=self._time)
+        np.multiply(self._time, cfg.synthesis_window, out=self._time)
+        np.copyto(self._accumulator[:, :n_fft - hop], self._tail)
+        self._accumulator[:, n_fft - hop:] = 0.0
+        np.add(self._accumulator, self._time, out=self._accumulator)
+        np.copyto(self._hop_out, self._accumulator[:, :hop])
+        np.copyto(self._tail, self._accumulator[:, hop:])
+        return self._hop_out
+
+    def _run_one(self) -> None:
+        """The model on `_features` → `_model_out`, states from the current set into the other."""
+        current, following = self._state_sets[self._state_index], self._state_sets[1 - self._state_index]
+        if self._bindings is not None:
+            self.loaded.session.run_with_iobinding(self._bindings[self._state_index])
+        else:
+            outputs = self.loaded.session.run(
+                self._output_names,
+                {"log_magnitude": self._features, **dict(zip(self.loaded.state_input_names, current))})
+            np.copyto(self._model_out, outputs[0])
+            for array, value in zip(following, outputs[1:]):
+                np.copyto(array, value)
+        self._state_index = 1 - self._state_index
+
+    def _process_many(self, audio: np.ndarray, num_frames: int) -> np.ndarray:
+        """Several hops in one model run (the offline case); allocates per call."""
+        cfg, hop, n_fft = self.cfg, self.cfg.hop_samples, self.cfg.n_fft
         # analysis: frames of [history | new samples]
         joined = np.concatenate([self._history, audio], axis=1)
-        self._history = joined[:, joined.shape[1] - (n_fft - hop):].copy()
+        np.copyto(self._history, joined[:, joined.shape[1] - (n_fft - hop):])
         frames = np.lib.stride_tricks.sliding_window_view(joined, n_fft, axis=1)[:, ::hop]
         spectrum = np.fft.rfft(frames * cfg.analysis_window, axis=-1).transpose(0, 2, 1)  # (ch, bins, F)
         features = np.ascontiguousarray(log_magnitude(spectrum, cfg)[:, None])
-        # model: output frame t belongs to input frame t - L, whose spectrum waits in _pending
+        states = self._state_sets[self._state_index]
         outputs = self.loaded.session.run(
-            self._output_names,
-            {"log_magnitude": features, **dict(zip(self.loaded.state_input_names, self._states))},
-        )
-        self._states = outputs[1:]
-        mixture = np.concatenate([self._pending, spectrum], axis=-1)
-        self._pending = mixture[..., num_frames:]
+            self._output_names, {"log_magnitude": features, **dict(zip(self.loaded.state_input_names, states))})
+        for array, value in zip(states, outputs[1:]):
+            np.copyto(array, value)
+        # output frame t belongs to input frame t - L, whose spectrum waits in _pending (oldest first)
+        pending = np.roll(self._pending, -self._pending_start, axis=-1)
+        mixture = np.concatenate([pending, spectrum], axis=-1)
+        np.copyto(self._pending, mixture[..., num_frames:])
+        self._pending_start = 0
         estimate = self._apply(mixture[..., :num_frames], outputs[0][:, 0])
         if self._phase:
             estimate = self._phase.push(estimate)
@@ -111,10 +206,5 @@ class FrameEngine:
         for offset in range(0, n_fft, hop):
             part = time_frames[:, :, offset:offset + hop].reshape(self.channels, num_frames * hop)
             accumulator[:, offset:offset + num_frames * hop] += part
-        self._tail = accumulator[:, num_frames * hop:].copy()
-        out = accumulator[:, :num_frames * hop]
-        silent = self.delay_samples - self._samples_out
-        if silent > 0:  # output from before the signal started (frames of the left padding)
-            out[:, :silent] = 0.0
-        self._samples_out += out.shape[1]
-        return out
+        np.copyto(self._tail, accumulator[:, num_frames * hop:])
+        return accumulator[:, :num_frames * hop]

@@ -153,6 +153,8 @@ class Separator:
             """Separate `count` (a multiple of hop) pending samples; return the engine output that
             belongs to the signal (the leading delay and anything after its end dropped)."""
             out = engine.process(pending.pop(count))
+            if count == hop:  # the engine's one-hop work buffer: it is overwritten by the next call
+                out = out.copy()
             drop = min(state["skip"], out.shape[1])
             state["skip"] -= drop
             out = out[:, drop:drop + max(0, state["fed"] - state["kept"])]

@@ -184,10 +184,10 @@ class StreamingSeparator:
         self._feed_model_rate(self._to_model.process(block))
 
     def _feed_model_rate(self, audio: np.ndarray) -> None:
-        produced = []
-        self._feed(audio, produced.append)
-        for part in produced:
-            self._out.write(self._from_model.process(part))
+        self._feed(audio, self._resample_out)
+
+    def _resample_out(self, separated: np.ndarray) -> None:
+        self._out.write(self._from_model.process(separated))
 
 
 def _max_held(in_rate: int, out_rate: int, channels: int, probe_samples: int = 4096) -> float:
