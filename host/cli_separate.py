@@ -61,12 +61,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _plotter():
-    """`isovox.host.plots.plot_separation`, or `ToolMissingError` if matplotlib is missing."""
+    """`isovox.host.plots.plot_separation`; `ToolMissingError` before any work if matplotlib is missing."""
     try:
-        from .plots import plot_separation
-    except ImportError as exc:
-        raise ToolMissingError(f"--plot needs matplotlib ({exc}); pip install 'isovox[plot]' "
-                               f"or drop --plot") from None
+        import matplotlib  # noqa: F401 - only checked here; plots imports pyplot when drawing
+    except ImportError:
+        raise ToolMissingError("--plot needs matplotlib, which is not installed; "
+                               "pip install 'isovox[plot]' or drop --plot") from None
+    from .plots import plot_separation
+
     return plot_separation
 
 

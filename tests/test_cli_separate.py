@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -47,6 +48,15 @@ def test_plot(tiny_model_path, song, tmp_path):
     png = tmp_path / "fig.png"
     assert separate(tiny_model_path, song, "-o", tmp_path / "v.wav", "--plot", png, "--quiet") == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_fails_before_separating(tiny_model_path, song, tmp_path, capsys,
+                                                          monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
+    assert separate(tiny_model_path, song, "-o", tmp_path / "v.wav", "--plot", tmp_path / "f.png") != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "matplotlib" in err
+    assert not (tmp_path / "v.wav").exists()
 
 
 def test_help_documents_stem_naming(capsys):
