@@ -4,8 +4,9 @@ Layers: this class (blocks of any size, validation, counters) → `AudioFifo`s (
 output delay) → `FrameEngine` (one model step per completed hop, shared with the offline separator).
 The output is the offline `Separator` result delayed by exactly `latency_samples`.
 
-Real-time rules on the `process` path: steady-state work copies between pre-allocated buffers (the
-model and FFTs allocate their small per-hop arrays), takes no lock, does no I/O and never blocks.
+Real-time rules on the `process` path: no lock, no I/O, nothing that blocks. At the model's rate the
+work runs on pre-allocated buffers (FIFOs, FFTs with `out=`, an ONNX Runtime IO binding; only the
+mask product allocates one small array per hop); resample=True and Griffin-Lim allocate per call.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import time
 
 import numpy as np
 
-from isovox.core.audio_io import StreamResampler
+from isovox.core.audio_io import StreamResampler, check_signal_shape
 from isovox.core.errors import AudioDataError, ConfigMismatchError
 
 from .fifo import AudioFifo
@@ -42,13 +43,12 @@ class StreamingSeparator:
                  griffinlim_iterations: int = 8, griffinlim_lookahead_frames: int = 3,
                  resample: bool = False, intra_op_threads: int = 1,
                  deadline_fraction: float | None = None):
-        if not 1 <= channels <= 64:
-            raise AudioDataError(f"channels must be between 1 and 64, got {channels}")
         if max_block_samples < 1:
             raise AudioDataError(f"max_block_samples must be >= 1, got {max_block_samples}")
         self._loaded = open_model(model, device, intra_op_threads=intra_op_threads)
         model_rate = self._loaded.metadata.stft.sample_rate
         self._sample_rate = int(sample_rate or model_rate)
+        check_signal_shape(channels, self._sample_rate, "the stream")
         if self._sample_rate != model_rate and not resample:
             raise ConfigMismatchError(
                 f"stream sample rate {self._sample_rate} Hz differs from the model's {model_rate} Hz; "
@@ -119,7 +119,7 @@ class StreamingSeparator:
             self._to_model.reset()
             self._from_model.reset()
             self._out.clear(self._prime_samples)
-            self._feed_model_rate(np.zeros((self._channels, self._lead_zeros), np.float32))
+            self._feed(np.zeros((self._channels, self._lead_zeros), np.float32), self._resample_out)
         else:
             self._out.clear(self._engine.cfg.hop_samples - 1)
         self.nonfinite_blocks = 0
@@ -148,8 +148,10 @@ class StreamingSeparator:
             self.nonfinite_blocks += 1
         if out is None:
             out = np.empty((self._channels, n), np.float32)
+        elif out.shape != block.shape or out.dtype != np.float32:
+            raise AudioDataError(f"out must be float32 {block.shape}, got {out.dtype} {out.shape}")
         if self._resampling:
-            self._feed_resampled(block)
+            self._feed(self._to_model.process(block), self._resample_out)
         else:
             self._feed(block, self._out.write)
         self._out.read_into(out)
@@ -179,14 +181,8 @@ class StreamingSeparator:
         if i < n:
             self._hop.write(block[:, i:])
 
-    def _feed_resampled(self, block: np.ndarray) -> None:
-        """Resample to the model rate, separate, resample back into the output FIFO."""
-        self._feed_model_rate(self._to_model.process(block))
-
-    def _feed_model_rate(self, audio: np.ndarray) -> None:
-        self._feed(audio, self._resample_out)
-
     def _resample_out(self, separated: np.ndarray) -> None:
+        """Sink of resample=True: model-rate output → the stream's rate → output FIFO."""
         self._out.write(self._from_model.process(separated))
 
 

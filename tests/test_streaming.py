@@ -108,6 +108,17 @@ def test_wrong_blocks_raise_clear_errors(tiny_model_path):
         separator.process(np.zeros((2, 1025), np.float32))
     with pytest.raises(AudioDataError):
         separator.process(np.zeros((2, 0), np.float32))
+    with pytest.raises(AudioDataError, match="out must be"):
+        separator.process(np.zeros((2, 64), np.float32), out=np.zeros((2, 65), np.float32))
+    good = np.zeros((2, 64), np.float32)
+    assert separator.process(np.ones((2, 64)), out=good) is good  # float64 in, float32 out
+
+
+def test_unsupported_stream_shapes(tiny_model_path):
+    with pytest.raises(AudioDataError, match="1 to 8"):
+        StreamingSeparator(tiny_model_path, device="cpu", channels=9)
+    with pytest.raises(AudioDataError, match="8000"):
+        StreamingSeparator(tiny_model_path, device="cpu", sample_rate=4000, resample=True)
 
 
 def test_sample_rate_mismatch_needs_resample(tiny_model_path):
