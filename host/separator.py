@@ -120,7 +120,7 @@ class Separator:
             writers = {stem: stack.enter_context(AtomicAudioWriter(
                 path, info.sample_rate, info.channels,
                 output_subtype(format_for(path), info.subtype))) for stem, path in paths.items()}
-            mixture = _Delay()
+            mixture = _Queue()
             source = mixture.tee(read_blocks(info, READ_BLOCK_FRAMES))
             position = 0
             for vocals in self._vocals(source, info.channels, info.sample_rate, info.frames):
@@ -140,56 +140,72 @@ class Separator:
                 total: int) -> Iterator[np.ndarray]:
         """Input blocks (channels, n) at `sample_rate`, `total` samples in all → vocals blocks at the
         same rate, in order, exactly `total` samples in all."""
-        engine = FrameEngine(self._loaded, channels, **self._engine_settings)
-        model_rate = self._loaded.metadata.stft.sample_rate
-        hop = engine.cfg.hop_samples
-        to_model = StreamResampler(sample_rate, model_rate, channels)
-        from_model = StreamResampler(model_rate, sample_rate, channels)
-        chunk = self.chunk_frames * hop
-        state = {"fed": 0, "skip": engine.delay_samples, "kept": 0}
-        pending = _Delay()          # model-rate samples waiting for a whole chunk
-
-        def run(count: int) -> np.ndarray:
-            """Separate `count` (a multiple of hop) pending samples; return the engine output that
-            belongs to the signal (the leading delay and anything after its end dropped)."""
-            out = engine.process(pending.pop(count))
-            if count == hop:  # the engine's one-hop work buffer: it is overwritten by the next call
-                out = out.copy()
-            drop = min(state["skip"], out.shape[1])
-            state["skip"] -= drop
-            out = out[:, drop:drop + max(0, state["fed"] - state["kept"])]
-            state["kept"] += out.shape[1]
-            return out
-
-        emitted = 0
-
-        def emit(model_rate_audio: np.ndarray, last: bool = False) -> Iterator[np.ndarray]:
-            nonlocal emitted
-            out = from_model.process(model_rate_audio, last=last)[:, :total - emitted]
-            if out.shape[1]:
-                emitted += out.shape[1]
-                yield out
-
+        pipeline = _Pipeline(FrameEngine(self._loaded, channels, **self._engine_settings), sample_rate,
+                             total, self.chunk_frames)
         for block in blocks:
-            resampled = to_model.process(block)
-            pending.push(resampled)
-            state["fed"] += resampled.shape[1]
-            while pending.count >= chunk:
-                yield from emit(run(chunk))
-        tail = to_model.process(np.zeros((channels, 0), np.float32), last=True)
-        pending.push(tail)
-        state["fed"] += tail.shape[1]
+            yield from pipeline.feed(block)
+        yield from pipeline.finish()
+
+
+class _Pipeline:
+    """One offline separation: resample to the model rate → `FrameEngine` in chunks → drop the
+    engine's leading delay → resample back → cut to exactly `total` samples.
+
+    Bookkeeping: ``_pending`` model-rate input waiting for a whole chunk; ``_fed`` model-rate samples
+    of real signal so far; ``_skip`` engine output still to drop (its delay); ``_kept`` engine output
+    kept so far (never more than ``_fed``); ``_emitted`` samples returned at the input rate."""
+
+    def __init__(self, engine: FrameEngine, sample_rate: int, total: int, chunk_frames: int):
+        model_rate, channels = engine.cfg.sample_rate, engine.channels
+        self._engine, self._total, self._channels = engine, total, channels
+        self._chunk = chunk_frames * engine.cfg.hop_samples
+        self._to_model = StreamResampler(sample_rate, model_rate, channels)
+        self._from_model = StreamResampler(model_rate, sample_rate, channels)
+        self._pending = _Queue()
+        self._fed, self._skip, self._kept, self._emitted = 0, engine.delay_samples, 0, 0
+
+    def feed(self, block: np.ndarray) -> Iterator[np.ndarray]:
+        """Take an input block; yield the vocals that became final."""
+        self._push_signal(self._to_model.process(block))
+        while self._pending.count >= self._chunk:
+            yield from self._emit(self._separate(self._chunk))
+
+    def finish(self) -> Iterator[np.ndarray]:
+        """Flush the resamplers and the engine's delay; yield the rest of the vocals."""
+        hop = self._engine.cfg.hop_samples
+        self._push_signal(self._to_model.process(np.zeros((self._channels, 0), np.float32), last=True))
         # the engine's output lags its input by delay_samples: feed that much silence (whole hops)
-        flush = -(-(pending.count + engine.delay_samples) // hop) * hop - pending.count
-        pending.push(np.zeros((channels, flush), np.float32))
-        while pending.count:
-            separated = run(min(chunk, pending.count))
-            yield from emit(separated, last=pending.count == 0)
-        if emitted < total:  # a resampler's rounding can leave the last sample or so: silence
-            yield np.zeros((channels, total - emitted), np.float32)
+        flush = -(-(self._pending.count + self._engine.delay_samples) // hop) * hop - self._pending.count
+        self._pending.push(np.zeros((self._channels, flush), np.float32))
+        while self._pending.count:
+            separated = self._separate(min(self._chunk, self._pending.count))
+            yield from self._emit(separated, last=self._pending.count == 0)
+        if self._emitted < self._total:  # a resampler's rounding can leave the last sample or so
+            yield np.zeros((self._channels, self._total - self._emitted), np.float32)
+
+    def _push_signal(self, audio: np.ndarray) -> None:
+        self._pending.push(audio)
+        self._fed += audio.shape[1]
+
+    def _separate(self, count: int) -> np.ndarray:
+        """Run `count` (whole hops) pending samples; return the output that belongs to the signal."""
+        out = self._engine.process(self._pending.pop(count))
+        if count == self._engine.cfg.hop_samples:  # the engine's one-hop work buffer: reused next call
+            out = out.copy()
+        drop = min(self._skip, out.shape[1])
+        self._skip -= drop
+        out = out[:, drop:drop + max(0, self._fed - self._kept)]
+        self._kept += out.shape[1]
+        return out
+
+    def _emit(self, model_rate_audio: np.ndarray, last: bool = False) -> Iterator[np.ndarray]:
+        out = self._from_model.process(model_rate_audio, last=last)[:, :self._total - self._emitted]
+        if out.shape[1]:
+            self._emitted += out.shape[1]
+            yield out
 
 
-class _Delay:
+class _Queue:
     """A growable FIFO of (channels, n) arrays for offline bookkeeping (not for the real-time path)."""
 
     def __init__(self):
