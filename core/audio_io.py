@@ -104,7 +104,7 @@ def read_info(path: str | os.PathLike) -> AudioInfo:
 
 
 def _reason(exc: Exception) -> str:
-    return str(exc).replace(f"Error opening ", "").splitlines()[0][:160]
+    return str(exc).replace("Error opening ", "").splitlines()[0][:160]
 
 
 def read_blocks(info: AudioInfo, block_frames: int) -> Iterator[np.ndarray]:
@@ -233,7 +233,7 @@ class AtomicAudioWriter:
             self._file.close()
         self._temp.unlink(missing_ok=True)
 
-    def __enter__(self) -> "AtomicAudioWriter":
+    def __enter__(self) -> AtomicAudioWriter:  # noqa: PYI034 - typing.Self needs Python 3.11
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -17,7 +17,6 @@ start are zero. A streaming wrapper that waits for whole hops adds ``hop - 1`` s
 from __future__ import annotations
 
 import numpy as np
-
 from isovox.core.errors import AudioDataError, ConfigMismatchError
 from isovox.core.features import LOG_FLOOR, log_magnitude
 from isovox.core.masks import apply_magnitude, apply_mask

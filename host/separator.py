@@ -14,10 +14,15 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
-
 from isovox.core.audio_io import (
-    AtomicAudioWriter, StreamResampler, check_output_path, format_for, output_subtype, read_blocks,
-    read_info, validate_audio,
+    AtomicAudioWriter,
+    StreamResampler,
+    check_output_path,
+    format_for,
+    output_subtype,
+    read_blocks,
+    read_info,
+    validate_audio,
 )
 from isovox.core.errors import ConfigMismatchError
 
@@ -63,10 +68,11 @@ class Separator:
                  griffinlim_block_frames: int = 128, griffinlim_momentum: float = 0.0,
                  chunk_frames: int = 256, intra_op_threads: int = 0):
         self._loaded = open_model(model, device, intra_op_threads=intra_op_threads)
-        self._engine_settings = dict(phase=phase, griffinlim_iterations=griffinlim_iterations,
-                                     griffinlim_lookahead_frames=griffinlim_lookahead_frames,
-                                     griffinlim_block_frames=griffinlim_block_frames,
-                                     griffinlim_momentum=griffinlim_momentum)
+        self._engine_settings = {
+            "phase": phase, "griffinlim_iterations": griffinlim_iterations,
+            "griffinlim_lookahead_frames": griffinlim_lookahead_frames,
+            "griffinlim_block_frames": griffinlim_block_frames, "griffinlim_momentum": griffinlim_momentum,
+        }
         FrameEngine(self._loaded, 1, **self._engine_settings)  # validate the settings now
         self.chunk_frames = chunk_frames
 

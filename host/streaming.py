@@ -15,7 +15,6 @@ import os
 import time
 
 import numpy as np
-
 from isovox.core.audio_io import StreamResampler, check_signal_shape
 from isovox.core.errors import AudioDataError, ConfigMismatchError
 

@@ -3,7 +3,6 @@ over all frames → mask → core ISTFT. The streaming and chunked engines must 
 from __future__ import annotations
 
 import numpy as np
-
 from isovox.core.features import log_magnitude
 from isovox.core.masks import apply_magnitude, apply_mask
 from isovox.core.stft import istft, stft

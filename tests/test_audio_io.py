@@ -7,9 +7,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-
 from isovox.core.audio_io import (
-    AtomicAudioWriter, StreamResampler, check_output_path, output_subtype, read_blocks, read_info,
+    AtomicAudioWriter,
+    StreamResampler,
+    check_output_path,
+    output_subtype,
+    read_blocks,
+    read_info,
     validate_audio,
 )
 from isovox.core.errors import AudioDataError, AudioFileError
@@ -132,10 +136,9 @@ def test_unwritable_output_folder(tmp_path):
 
 def test_atomic_writer_leaves_nothing_on_error(tmp_path, noise):
     target = tmp_path / "out.wav"
-    with pytest.raises(RuntimeError):
-        with AtomicAudioWriter(target, 44100, 2) as writer:
-            writer.write(noise)
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), AtomicAudioWriter(target, 44100, 2) as writer:
+        writer.write(noise)
+        raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
     with AtomicAudioWriter(target, 44100, 2, "PCM_24") as writer:
         writer.write(noise * 20)  # clipped, not wrapped, in an integer format

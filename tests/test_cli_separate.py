@@ -7,7 +7,6 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-
 from isovox.host.cli import main
 
 

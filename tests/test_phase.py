@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from isovox.core.errors import ConfigMismatchError
 from isovox.core.phase import BlockGriffinLim, griffin_lim, inconsistency
 from isovox.core.stft import StftConfig, istft, stft

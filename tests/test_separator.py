@@ -1,10 +1,11 @@
 """Separator: arrays and files, any rate and channel count, chunked == whole, formats."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import soundfile as sf
-
 from isovox.core.errors import AudioDataError, ConfigMismatchError
 from isovox.host.separator import Separator, stem_paths
 from separation_reference import reference_vocals
@@ -61,7 +62,7 @@ def test_progress_reports_seconds(separator, music_like):
     seen = []
     separator.separate(audio, rate, progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (pytest.approx(3.0), pytest.approx(3.0))
-    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(seen))
 
 
 @pytest.mark.parametrize("in_ext, out_ext, subtype, expected_subtype", [
@@ -69,7 +70,7 @@ def test_progress_reports_seconds(separator, music_like):
     ("ogg", "ogg", "VORBIS", "VORBIS"), ("wav", "flac", "FLOAT", "PCM_16"), ("flac", "wav", "PCM_24", "PCM_24"),
 ])
 def test_files_in_each_format(separator, music_like, tmp_path, in_ext, out_ext, subtype, expected_subtype):
-    audio, rate = music_like
+    audio, _ = music_like
     source = tmp_path / f"in.{in_ext}"
     sf.write(str(source), audio.T, 48000, subtype=subtype)  # not the model's rate: resampled both ways
     before = source.read_bytes()
@@ -86,7 +87,7 @@ def test_files_in_each_format(separator, music_like, tmp_path, in_ext, out_ext, 
 
 
 def test_chunked_file_equals_in_memory(separator, music_like, tmp_path):
-    audio, rate = music_like
+    audio, _ = music_like
     for file_rate in (44100, 22050):
         source = tmp_path / f"in{file_rate}.wav"
         sf.write(str(source), audio.T, file_rate, subtype="FLOAT")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from isovox.core.stft import StftConfig, frame_signal, istft, stft
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from isovox.core.errors import AudioDataError, ConfigMismatchError
 from isovox.host.separator import Separator
 from isovox.host.streaming import StreamingSeparator
@@ -63,7 +62,7 @@ def test_impulse_comes_out_latency_samples_later(request, model_fixture, phase, 
 
 
 def test_stream_equals_separator_with_griffin_lim(tiny_model_path, clip):
-    settings = dict(griffinlim_iterations=3, griffinlim_lookahead_frames=2)
+    settings = {"griffinlim_iterations": 3, "griffinlim_lookahead_frames": 2}
     streaming = StreamingSeparator(tiny_model_path, device="cpu", phase="griffinlim", **settings)
     assert streaming.latency_samples == 1023 + 2 * 512
     offline = Separator(tiny_model_path, device="cpu", phase="griffinlim", griffinlim_block_frames=1,
