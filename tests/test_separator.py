@@ -124,3 +124,23 @@ def test_stem_paths():
     for bad in ([], ["drums"], ["vocals", "vocals"]):
         with pytest.raises(ConfigMismatchError):
             stem_paths("x.wav", bad)
+
+
+@pytest.mark.slow
+def test_file_memory_does_not_grow_with_length(separator, tmp_path):
+    """Peak numpy memory (tracemalloc sees numpy's buffers) of separate_file is the same for a 20 s
+    and an 80 s file: the file is streamed in chunks, never loaded whole."""
+    import tracemalloc
+
+    peaks = []
+    for seconds in (20, 80):
+        source = tmp_path / f"long{seconds}.flac"
+        with sf.SoundFile(str(source), "w", 44100, 2) as handle:
+            for _ in range(seconds):
+                handle.write(np.random.default_rng(seconds).uniform(-0.3, 0.3, (44100, 2)).astype(np.float32))
+        tracemalloc.start()
+        separator.separate_file(source, tmp_path / f"out{seconds}.flac", stems=("vocals", "accompaniment"),
+                                progress=False)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < 1.1 * peaks[0], peaks  # 4× the audio, the same peak
