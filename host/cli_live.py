@@ -157,6 +157,8 @@ def _summary(report, midi) -> dict:
         "sample_rate": report.sample_rate, "block_size": report.block_size, "resampling": report.resampling,
         "processing_latency_samples": report.processing_latency_samples,
         "device_latency_seconds": list(report.device_latency_seconds),
+        "total_latency_samples": report.total_latency_samples,
+        "total_latency_ms": round(1000 * report.total_latency_samples / report.sample_rate, 2),
         "callbacks": stats.callbacks, "dropped_blocks": stats.dropped_blocks,
         "input_overflow": stats.input_overflow, "input_underflow": stats.input_underflow,
         "output_underflow": stats.output_underflow, "output_overflow": stats.output_overflow,

@@ -282,8 +282,12 @@ class LiveReport:
     stats: LiveStats | None = None
 
     @property
-    def total_latency_seconds(self) -> float:
-        return self.processing_latency_samples / self.sample_rate + sum(self.device_latency_seconds)
+    def total_latency_samples(self) -> int:
+        """Processing latency plus PortAudio's reported input and output latency (through JACK this
+        includes PortAudio's one period of buffering; measured equal to the real round trip)."""
+        device = sum(self.device_latency_seconds)
+        device_samples = round(device * self.sample_rate) if math.isfinite(device) else 0
+        return self.processing_latency_samples + device_samples
 
 
 def _sd():
@@ -458,9 +462,7 @@ def status_line(report: LiveReport) -> str:
     def db(peak: float) -> str:
         return f"{20 * math.log10(peak):6.1f}" if peak > 1e-6 else "  -inf"
 
-    device = sum(report.device_latency_seconds)
-    latency_ms = 1000 * (report.processing_latency_samples / report.sample_rate
-                         + (device if math.isfinite(device) else 0.0))
+    latency_ms = 1000 * report.total_latency_samples / report.sample_rate
     return (f"in {db(stats.input_peak)} dB  out {db(stats.output_peak)} dB  wet {stats.wet:4.2f}  "
             f"{'BYPASS' if stats.bypass else 'active'}  latency {latency_ms:5.1f} ms  "
             f"DSP {100 * stats.dsp_load:5.1f}% (max {100 * stats.dsp_load_max:5.1f}%)  "
