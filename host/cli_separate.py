@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from isovox.core.errors import ConfigMismatchError, ToolMissingError
 
@@ -46,9 +47,12 @@ def run(args: argparse.Namespace) -> int:
     if args.plot and not args.plot.lower().endswith(".png"):
         raise ConfigMismatchError(f"--plot {args.plot!r} must name a .png file")
     plot = _plotter() if args.plot else None
-    separator = Separator(args.model, device=args.device, phase=args.phase)
-    if not args.quiet:
-        print(f"isovox: running on {separator.provider}")
+    with warnings.catch_warnings(record=True) as caught:  # e.g. "the CUDA provider failed to load"
+        warnings.simplefilter("always")
+        separator = Separator(args.model, device=args.device, phase=args.phase)
+    if not args.quiet:  # stderr stays for errors only
+        notes = "".join(f" ({warning.message})" for warning in caught)
+        print(f"isovox: running on {separator.provider}{notes}")
     written = separator.separate_file(args.input, args.output, stems=stems, progress=not args.quiet)
     if plot is not None:
         _plot(plot, args.plot, args.input, written[stems[0]])
