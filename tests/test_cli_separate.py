@@ -116,3 +116,12 @@ def test_missing_model_is_a_clean_error(song, tmp_path, capsys):
     assert separate(tmp_path / "none.onnx", song, "-o", tmp_path / "o.wav") != 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "none.onnx" in err
+
+
+@pytest.mark.parametrize("frames", [1, 300])
+def test_shorter_than_one_window_still_works(tiny_model_path, tmp_path, frames):
+    source = tmp_path / "short.flac"
+    sf.write(str(source), np.full((frames, 1), 0.25, np.float32), 22050)
+    assert separate(tiny_model_path, source, "-o", tmp_path / "v.ogg", "-q") == 0
+    info = sf.info(str(tmp_path / "v.ogg"))
+    assert (info.frames, info.channels, info.samplerate) == (frames, 1, 22050)
