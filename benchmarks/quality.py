@@ -80,10 +80,7 @@ def main() -> int:
     args = parser.parse_args()
 
     try:
-        tracks = quality.find_tracks(args.data)
-        if args.max_tracks > 0:
-            tracks = tracks[:args.max_tracks]
-        clips = [quality.load_clip(track, args.data, args.clip_seconds) for track in tracks]
+        clips, skipped = quality.load_clips(args.data, args.clip_seconds, args.max_tracks)
         methods = {} if args.no_references else quality.reference_methods(griffinlim=not args.no_griffinlim)
         if not args.no_isovox:
             methods["isovox offline"] = quality.separator_method(args.model, args.device)
@@ -111,7 +108,8 @@ def main() -> int:
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     header = (f"{len(clips)} clips of up to {args.clip_seconds:g} s (most vocal window) from `{args.data}`; "
               f"model `{args.model}`; device `{args.device}`; isovox {revision}; {date}.\n"
-              "Vocals SDR/SIR/SAR: museval BSS Eval v4, two sources (vocals, mixture − vocals), "
+              + (f"Skipped (instrumental, no vocals to score): {', '.join(skipped)}.\n" if skipped else "")
+              + "Vocals SDR/SIR/SAR: museval BSS Eval v4, two sources (vocals, mixture − vocals), "
               "1 s frames, median over frames per clip, median over clips. SI-SDR: whole clip, median "
               "over clips. RTF: processing s ÷ audio s (2-core CPU, other jobs running).\n\n"
               f"Reproduce: `python benchmarks/quality.py {' '.join(sys.argv[1:])}`\n\n")
@@ -119,7 +117,7 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".md").write_text(header + table + "\n")
     args.out.with_suffix(".json").write_text(json.dumps(_jsonable(
-        {"data": args.data, "model": args.model, "revision": revision, "date": date,
+        {"data": args.data, "model": args.model, "revision": revision, "date": date, "skipped": skipped,
          "clip_seconds": args.clip_seconds, **results.to_dict()}), indent=2) + "\n")
     plot_quality_bars(args.out.with_suffix(".png"),
                       {m: {c: s.sdr for c, s in per.items()} for m, per in results.scores.items()})

@@ -61,17 +61,15 @@ def run(args: argparse.Namespace) -> int:
     if args.quality:
         from isovox.host import quality
 
-        tracks = quality.find_tracks(args.quality)
-        if args.max_tracks > 0:
-            tracks = tracks[:args.max_tracks]
-        clips = [quality.load_clip(track, args.quality, args.clip_seconds) for track in tracks]
+        clips, skipped = quality.load_clips(args.quality, args.clip_seconds, args.max_tracks)
         methods = {**quality.reference_methods(griffinlim=False),
                    "isovox offline": quality.separator_method(args.model, args.device, args.phase),
                    "isovox streaming": quality.streaming_method(args.model, args.device, args.phase)}
         results = quality.evaluate(clips, methods, progress=not args.json)
-        report.quality = results.to_dict()
+        report.quality = {**results.to_dict(), "skipped_instrumentals": skipped}
         quality_text = (f"\n\nquality on {len(clips)} clips of up to {args.clip_seconds:g} s from {args.quality} "
-                        f"(museval v4 vocals SDR, median of 1 s frames, median of clips):\n"
+                        f"(museval v4 vocals SDR, median of 1 s frames, median of clips"
+                        f"{'; instrumentals skipped: ' + ', '.join(skipped) if skipped else ''}):\n"
                         + results.to_markdown())
     if args.json:
         print(json.dumps(_jsonable(report.to_dict()), indent=2))

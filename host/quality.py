@@ -97,6 +97,25 @@ def load_clip(track: Path, root: str | os.PathLike, clip_seconds: float = DEFAUL
     return Clip(name, sample_rate, mixture, vocals[:, start:start + length].copy(), start / sample_rate)
 
 
+def load_clips(root: str | os.PathLike, clip_seconds: float = DEFAULT_CLIP_SECONDS,
+               max_tracks: int = 0) -> tuple[list[Clip], list[str]]:
+    """Clips of the first `max_tracks` (0 = all) tracks under `root`, and the names of those skipped
+    because their vocals are all zeros (instrumentals: BSS Eval cannot score them)."""
+    tracks = find_tracks(root)
+    if max_tracks > 0:
+        tracks = tracks[:max_tracks]
+    clips, skipped = [], []
+    for track in tracks:
+        clip = load_clip(track, root, clip_seconds)
+        if np.any(clip.vocals):
+            clips.append(clip)
+        else:
+            skipped.append(clip.name)
+    if not clips:
+        raise AudioDataError(f"every track under {str(root)!r} is instrumental; the benchmark needs vocals")
+    return clips, skipped
+
+
 # --- reference methods ------------------------------------------------------------------------
 
 def mixture_floor(clip: Clip) -> np.ndarray:
