@@ -163,3 +163,13 @@ def test_validation_clip_is_the_loudest_vocal_window(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_allclose(clip.mixture, clip.vocals + clip.accompaniment)
+
+
+def test_validation_passes_over_instrumental_tracks(tmp_path):
+    write_musdb(tmp_path, 3, 2.0, "test")
+    silent = tmp_path / "test" / "track00" / "vocals.wav"
+    sf.write(silent, np.zeros((2 * SAMPLE_RATE, 2), np.float32), SAMPLE_RATE, subtype="FLOAT")
+    clips = validation_clips(TrackScanner(tmp_path).scan(), 1.0, 2, SAMPLE_RATE)
+    assert [c.name for c in clips] == ["track01", "track02"]
+    with pytest.raises(AudioDataError, match="silent vocals"):
+        validation_clips(TrackScanner(tmp_path).scan()[:1], 1.0, 2, SAMPLE_RATE)

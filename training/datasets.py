@@ -279,19 +279,28 @@ class ValidationClip:
 def validation_clips(tracks: list[Track], clip_seconds: float, max_clips: int,
                      sample_rate: int) -> list[ValidationClip]:
     """One clip per track (up to `max_clips`, tracks spread evenly): the `clip_seconds` window, on a
-    one-second grid, where the vocals are loudest, so every clip actually tests separation."""
+    one-second grid, where the vocals are loudest, so every clip actually tests separation.
+    Instrumental tracks (silent vocals) are passed over: vocal SDR is undefined for them."""
     if not tracks:
         raise AudioDataError("no validation tracks found; pass --valid-data DIR with stems")
-    chosen = [tracks[int(i)] for i in np.unique(np.linspace(0, len(tracks) - 1, min(max_clips, len(tracks))
-                                                               ).round().astype(int))]
     clip_samples = int(clip_seconds * sample_rate)
     clips = []
-    for track in chosen:
+    stride = max(1, len(tracks) // max_clips)
+    # evenly spread first choices, then the rest in order, until enough clips have vocals
+    for index in [*range(0, len(tracks), stride), *(i for i in range(len(tracks)) if i % stride)]:
+        if len(clips) == max_clips:
+            break
+        track = tracks[int(index)]
         whole_vocals, _ = track.read(0, track.num_samples)
         energy = np.concatenate([[0.0], np.cumsum((whole_vocals.astype(np.float64) ** 2).sum(axis=0))])
         starts = np.arange(0, max(1, track.num_samples - clip_samples + 1), sample_rate)
         ends = np.minimum(starts + clip_samples, track.num_samples)
-        start = int(starts[np.argmax(energy[ends] - energy[starts])])
+        windows = energy[ends] - energy[starts]
+        if windows.max() <= 0:
+            continue
+        start = int(starts[np.argmax(windows)])
         vocals, accompaniment = track.read(start, clip_samples)
         clips.append(ValidationClip(track.name, vocals, accompaniment))
+    if not clips:
+        raise AudioDataError("every validation track has silent vocals; pass --valid-data DIR with sung tracks")
     return clips

@@ -27,6 +27,8 @@ def vocal_sdr(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> 
     """Median over 1 s windows of museval's v4 SDR, (2, samples) each; NaN if all windows are silent."""
     import museval  # heavy import, only for validation
 
+    if not np.any(reference):
+        return float("nan")  # museval refuses an all-zero reference; the clip is skipped in the median
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         sdr, _, _, _ = museval.evaluate(reference.T[None].astype(np.float64), estimate.T[None].astype(np.float64),
