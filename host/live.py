@@ -7,8 +7,10 @@ optional pedalboard effects) → `StreamingSeparator`.
 Two designs (`LiveSettings.worker`):
 - in the callback (default): the callback separates. Latency = the separator's.
 - worker thread: the callback only copies into/out of lock-free single-producer/single-consumer
-  rings and wakes a worker that separates; one block more latency, the model's uneven per-hop cost
-  (one model step every 512 samples) no longer lands in the audio callback.
+  rings and wakes a worker that separates. The model runs once per hop (512 samples), so with
+  blocks smaller than a hop one callback in several carries the whole model step; the worker gets
+  a hop's worth of time for it instead, at the cost of `worker_latency_samples` (the hop rounded up
+  to whole blocks) more latency.
 
 Callback rules: copies between pre-allocated buffers (the separator and pedalboard allocate their
 small per-call arrays), no I/O, no lock shared with the MIDI or UI thread (the MIDI queue is a
@@ -56,6 +58,7 @@ class LiveStats:
 
     def __init__(self) -> None:
         self.callbacks = 0
+        self.flagged_callbacks = 0         # callbacks PortAudio flagged with any over/underflow
         self.blocks_processed = 0
         self.input_overflow = 0
         self.input_underflow = 0
@@ -76,9 +79,9 @@ class LiveStats:
 
     @property
     def dropped_blocks(self) -> int:
-        """Callbacks flagged by PortAudio plus worker-ring under/overruns."""
-        return (self.input_overflow + self.input_underflow + self.output_underflow + self.output_overflow
-                + self.ring_underruns + self.ring_overruns)
+        """Callbacks PortAudio flagged (one per callback, whatever the flags) plus worker-ring
+        under/overruns."""
+        return self.flagged_callbacks + self.ring_underruns + self.ring_overruns
 
     @property
     def dsp_load_mean(self) -> float:
@@ -189,7 +192,7 @@ class SpscRing:
 class _Callback:
     """The sounddevice callback for either design; pre-allocates everything it touches."""
 
-    def __init__(self, engine: LiveEngine, block_size: int, worker: bool) -> None:
+    def __init__(self, engine: LiveEngine, block_size: int, worker: bool, worker_latency_samples: int = 0) -> None:
         self.engine = engine
         self.stats = engine.stats
         channels, max_block = engine.channels, engine.max_block_samples
@@ -199,10 +202,10 @@ class _Callback:
         self.stop_worker = threading.Event()
         self.wake = threading.Event()
         if worker:
-            capacity = 8 * max(block_size, 512)
+            capacity = 4 * (block_size + worker_latency_samples + 512)
             self.in_ring = SpscRing(channels, capacity)
             self.out_ring = SpscRing(channels, capacity)
-            self.out_ring.write(np.zeros((channels, block_size), np.float32))   # the block of latency
+            self.out_ring.write(np.zeros((channels, worker_latency_samples), np.float32))   # the added latency
             self.thread = threading.Thread(target=self._work, name="isovox-worker", daemon=True)
             self._work_in = np.zeros((channels, block_size), np.float32)
             self._work_out = np.zeros((channels, block_size), np.float32)
@@ -213,6 +216,7 @@ class _Callback:
         started = time.perf_counter()
         stats.callbacks += 1
         if status:
+            stats.flagged_callbacks += 1
             for flag in STATUS_FLAGS:
                 if getattr(status, flag):
                     setattr(stats, flag, getattr(stats, flag) + 1)
@@ -360,6 +364,12 @@ def choose_sample_rate(input_index: int, output_index: int, channels: int, wante
                           f"-r {wanted})")
 
 
+def worker_latency_samples(separator, block_size: int) -> int:
+    """What the worker design adds: one model hop rounded up to whole blocks (at least one block)."""
+    hop = separator.model_metadata.stft.hop_samples
+    return max(1, math.ceil(hop / block_size)) * block_size
+
+
 def _close_with_timeout(close, timeout_seconds: float = 2.0) -> bool:
     """Run `close()` on a daemon thread; False if it did not return in time (a dead server)."""
     thread = threading.Thread(target=close, daemon=True)
@@ -397,9 +407,10 @@ def run_live(settings: LiveSettings, make_separator, midi: MidiControl | None = 
     max_block = max(settings.block_size, 1024) * 4
     engine = LiveEngine(separator, midi=midi, fx=fx, wet=wet, bypass=bypass, max_block_samples=max_block,
                         ramp_seconds=settings.ramp_seconds)
-    callback = _Callback(engine, settings.block_size, settings.worker)
+    extra = worker_latency_samples(separator, settings.block_size) if settings.worker else 0
+    callback = _Callback(engine, settings.block_size, settings.worker, extra)
     report.stats = engine.stats
-    report.processing_latency_samples = engine.latency_samples + (settings.block_size if settings.worker else 0)
+    report.processing_latency_samples = engine.latency_samples + extra
     finished = threading.Event()
     try:
         stream = sd.Stream(samplerate=rate, blocksize=settings.block_size, device=(input_index, output_index),

@@ -14,7 +14,7 @@ from pedalboard import Compressor, Reverb
 from isovox.core.errors import DeviceError
 from isovox.host.cli import main
 from isovox.host.effects import EffectSpecError, plugins_from_spec
-from isovox.host.live import LiveEngine, SpscRing, _Callback, resolve_device
+from isovox.host.live import LiveEngine, SpscRing, _Callback, resolve_device, worker_latency_samples
 from isovox.host.midi import Control, MidiControl, MidiMapping
 from isovox.host.streaming import StreamingSeparator
 
@@ -87,14 +87,18 @@ def test_spsc_ring_refuses_what_does_not_fit():
     assert not ring.read_into(out)
 
 
-def test_worker_design_is_the_callback_design_one_block_later(separator):
-    """The same real callback object, called as PortAudio would, in both designs."""
-    signal, block = _sine(0.5), 256
+@pytest.mark.parametrize("block", [128, 256, 1024])
+def test_worker_design_is_the_callback_design_delayed(separator, block):
+    """The same real callback object, called as PortAudio would, in both designs; the worker adds a
+    hop rounded up to whole blocks."""
+    signal = _sine(0.5)
+    extra = worker_latency_samples(separator, block)
+    assert extra == {128: 512, 256: 512, 1024: 1024}[block]
     times = SimpleNamespace(inputBufferAdcTime=0.0, outputBufferDacTime=0.0, currentTime=0.0)
     results = {}
     for worker in (False, True):
         separator.reset()
-        callback = _Callback(LiveEngine(separator), block, worker)
+        callback = _Callback(LiveEngine(separator), block, worker, extra)
         if worker:
             callback.thread.start()
         out = np.zeros((signal.shape[1], 2), np.float32)
@@ -103,14 +107,14 @@ def test_worker_design_is_the_callback_design_one_block_later(separator):
             callback(np.ascontiguousarray(signal[:, start:start + block].T), out[start:start + block], block,
                      times, None)
             deadline = time.monotonic() + 5
-            while worker and callback.out_ring.available < block and time.monotonic() < deadline:
+            while worker and callback.out_ring.available < extra and time.monotonic() < deadline:
                 time.sleep(0.001)
         callback.stop_worker.set()
         callback.wake.set()
         results[worker] = out[:frames]
         assert callback.stats.dropped_blocks == 0 and callback.stats.errors == 0
-    np.testing.assert_array_equal(results[True][block:], results[False][:-block])
-    assert not results[True][:block].any()
+    np.testing.assert_array_equal(results[True][extra:], results[False][:-extra])
+    assert not results[True][:extra].any()
 
 
 def test_callback_counts_status_flags_and_never_raises(separator):
@@ -121,6 +125,7 @@ def test_callback_counts_status_flags_and_never_raises(separator):
     out = np.ones((64, 2), np.float32)
     callback(np.zeros((64, 2), np.float32), out, 64, times, flags)
     assert callback.stats.input_overflow == 1 and callback.stats.output_underflow == 1
+    assert callback.stats.dropped_blocks == 1
     assert callback.stats.device_latency_seconds == pytest.approx(0.01)
     callback(np.zeros((64, 3), np.float32), out, 64, times, None)      # wrong shape: silenced, counted
     assert callback.stats.errors == 1 and not out.any() and "ValueError" in callback.stats.last_error
