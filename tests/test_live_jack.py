@@ -9,6 +9,7 @@ one it skips, or fails under ISOVOX_REQUIRE_JACK=1 (CI).
 from __future__ import annotations
 
 import json
+from signal import SIGINT
 import subprocess
 import sys
 import threading
@@ -222,3 +223,32 @@ def test_a_48k_server_runs_with_resampling_said_aloud(tiny_model_path, tmp_path)
     assert "cannot run at the model's 44100 Hz" in done.stderr and "resampling" in done.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["sample_rate"] == 48000 and report["resampling"] and report["callbacks"] > 30
+
+
+def test_midi_learn_saves_the_map_and_ctrl_c_stops_cleanly(tiny_model_path, tmp_path):
+    import rtmidi
+
+    map_path = tmp_path / "map.json"
+    with jack_server_or_skip(44100, 256) as server:
+        live = _live(server, tiny_model_path, 256, 30, tmp_path / "report.json", "--midi-learn", "wet",
+                     "--midi-map", str(map_path))
+        try:
+            wait_for_ports("isovox:ctl", 1, server, timeout_seconds=30)
+            sender = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="learn-sender")
+            sender.open_virtual_port("out")
+            _connect(server, [("learn-sender:out", "isovox:ctl")])
+            wait_for_ports("PortAudio:", 4, server, timeout_seconds=30)
+            deadline = time.monotonic() + 10
+            while not map_path.exists() and time.monotonic() < deadline:
+                sender.send_message([0xB2, 21, 100])
+                time.sleep(0.2)
+            sender.delete()
+            live.send_signal(SIGINT)
+            out, err = live.communicate(timeout=10)
+        finally:
+            if live.poll() is None:
+                live.kill()
+                live.wait()
+    assert live.returncode == 0, err
+    assert "ended_by=interrupt" in out and "Traceback" not in err
+    assert json.loads(map_path.read_text())["wet"] == {"kind": "cc", "number": 21, "channel": 2}
