@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
-
 from isovox.core.errors import AudioDataError, AudioFileError, ConfigMismatchError, IsovoxError
 
 from .smoothing import DEFAULT_RAMP_SECONDS, DryWetMixer
@@ -151,7 +150,7 @@ def _is_isovox_stage(stage) -> bool:
 
 
 def _check_rate(sample_rate: float, expected: int) -> None:
-    if int(round(sample_rate)) != expected:
+    if round(sample_rate) != expected:
         raise ConfigMismatchError(f"audio at {sample_rate} Hz given to an isovox stage that runs at "
                                   f"{expected} Hz; resample it first (or build the stage with resample=True "
                                   f"and sample_rate={int(sample_rate)})")

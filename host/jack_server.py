@@ -33,7 +33,7 @@ class JackServer:
         self._log = Path(tempfile.gettempdir()) / f"{self.name}.log"
         self._saved_env: str | None = None
 
-    def start(self) -> "JackServer":
+    def start(self) -> JackServer:
         jackd, jack_wait = shutil.which("jackd"), shutil.which("jack_wait")
         if jackd is None or jack_wait is None:
             raise ToolMissingError("jackd/jack_wait not found; install them with "
@@ -44,7 +44,7 @@ class JackServer:
                  "-d", "dummy", "-r", str(self.sample_rate), "-p", str(self.period_samples)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         waited = subprocess.run([jack_wait, "-s", self.name, "-w", "-t", str(int(self.start_timeout_seconds))],
-                                capture_output=True, text=True, env=self.env())
+                                check=False, capture_output=True, text=True, env=self.env())
         if waited.returncode != 0 or self.process.poll() is not None:
             self.stop()
             raise DeviceError(f"jackd (dummy driver, {self.sample_rate} Hz, period {self.period_samples}) "
@@ -91,7 +91,7 @@ class JackServer:
         except OSError:
             return ""
 
-    def __enter__(self) -> "JackServer":
+    def __enter__(self) -> JackServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -103,7 +103,7 @@ def wait_for_ports(pattern: str, count: int, server: JackServer, timeout_seconds
     deadline = time.monotonic() + timeout_seconds
     ports: list[str] = []
     while time.monotonic() < deadline:
-        listing = subprocess.run(["jack_lsp"], capture_output=True, text=True, env=server.env())
+        listing = subprocess.run(["jack_lsp"], check=False, capture_output=True, text=True, env=server.env())
         ports = [p for p in listing.stdout.splitlines() if pattern in p]
         if len(ports) >= count:
             return ports

@@ -26,7 +26,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from isovox.core.errors import ConfigMismatchError, DeviceError
 
 from .midi import MidiControl

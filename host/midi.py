@@ -60,7 +60,7 @@ class MidiMapping:
                 "wet": asdict(self.wet) if self.wet else None}
 
     @classmethod
-    def from_json(cls, data: dict) -> "MidiMapping":
+    def from_json(cls, data: dict) -> MidiMapping:
         try:
             return cls(bypass=_control(data.get("bypass")), bypass_mode=data.get("bypass_mode", "toggle"),
                        wet=_control(data.get("wet")))

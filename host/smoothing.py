@@ -9,7 +9,6 @@ caller-provided, pre-allocated arrays, so they are safe in an audio callback.
 from __future__ import annotations
 
 import numpy as np
-
 from isovox.core.errors import AudioDataError
 
 DEFAULT_RAMP_SECONDS = 0.005

@@ -6,7 +6,6 @@ import os
 from contextlib import contextmanager
 
 import pytest
-
 from isovox.core.errors import IsovoxError
 from isovox.host.jack_server import JackServer
 

@@ -9,14 +9,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from pedalboard import Compressor, Reverb
-
 from isovox.core.errors import DeviceError
 from isovox.host.cli import main
 from isovox.host.effects import EffectSpecError, plugins_from_spec
 from isovox.host.live import LiveEngine, SpscRing, _Callback, resolve_device, worker_latency_samples
 from isovox.host.midi import Control, MidiControl, MidiMapping
 from isovox.host.streaming import StreamingSeparator
+from pedalboard import Compressor, Reverb
 
 RATE = 44100
 
@@ -162,7 +161,7 @@ def test_cli_errors_are_one_line_with_the_fix(tiny_model_path, capsys):
 
 
 def test_devices_never_raises_and_reports_each_midi_backend():
-    done = subprocess.run([sys.executable, "-m", "isovox", "devices"], capture_output=True, text=True, timeout=60,
+    done = subprocess.run([sys.executable, "-m", "isovox", "devices"], check=False, capture_output=True, text=True, timeout=60,
                           env={"JACK_DEFAULT_SERVER": "isovox-no-such-server", "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     assert "Audio devices" in done.stdout and "MIDI input ports" in done.stdout

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pedalboard import Compressor, HighpassFilter, Pedalboard, Reverb
-
 from isovox.core.errors import AudioDataError, AudioFileError, ConfigMismatchError
 from isovox.host.effects import Chain, VocalIsolator, process_file, read_audio, write_audio
 from isovox.host.separator import Separator
+from pedalboard import Compressor, HighpassFilter, Pedalboard, Reverb
 
 
 @pytest.fixture(scope="module")

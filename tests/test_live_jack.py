@@ -9,15 +9,14 @@ one it skips, or fails under ISOVOX_REQUIRE_JACK=1 (CI).
 from __future__ import annotations
 
 import json
-from signal import SIGINT
 import subprocess
 import sys
 import threading
 import time
+from signal import SIGINT
 
 import numpy as np
 import pytest
-
 from isovox.host.jack_server import wait_for_ports
 from isovox.host.separator import Separator
 from jack_helpers import jack_server_or_skip
@@ -123,7 +122,7 @@ def test_live_output_is_offline_separation_after_reported_latency_and_midi_bypas
                 time.sleep(SETTLE_SECONDS)
                 player.position = 0
                 assert player.done.wait(10), "the JACK client stopped running"
-            out, err = live.communicate(timeout=20)
+            _out, err = live.communicate(timeout=20)
         finally:
             if live.poll() is None:
                 live.kill()
@@ -187,7 +186,7 @@ def test_server_killed_mid_run_stops_cleanly_with_a_message(tiny_model_path, tmp
             time.sleep(0.5)
             killed = time.monotonic()
             server.kill()
-            out, err = live.communicate(timeout=10)
+            _out, err = live.communicate(timeout=10)
         finally:
             if live.poll() is None:
                 live.kill()
@@ -202,7 +201,7 @@ def test_missing_devices_and_ports_give_clear_errors(tiny_model_path, tmp_path):
         def run(*args):
             done = subprocess.run([sys.executable, "-m", "isovox", "live", "--model", str(tiny_model_path),
                                    "--device", "cpu", "--duration", "1", *args],
-                                  env=server.env(), capture_output=True, text=True, timeout=60)
+                                  env=server.env(), check=False, capture_output=True, text=True, timeout=60)
             return done.returncode, done.stderr
 
         code, err = run("--input", "no-such-device")
@@ -218,7 +217,7 @@ def test_a_48k_server_runs_with_resampling_said_aloud(tiny_model_path, tmp_path)
         done = subprocess.run([sys.executable, "-m", "isovox", "live", "--model", str(tiny_model_path),
                                "--device", "cpu", "--block-size", "1024", "--duration", "1.5",
                                "--report", str(tmp_path / "r.json")],
-                              env=server.env(), capture_output=True, text=True, timeout=60)
+                              env=server.env(), check=False, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "cannot run at the model's 44100 Hz" in done.stderr and "resampling" in done.stderr
     report = json.loads((tmp_path / "r.json").read_text())

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from isovox.core.errors import AudioDataError
 from isovox.host.smoothing import DelayLine, DryWetMixer, LinearRamp
 
