@@ -46,8 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fx", default=None,
                         help="pedalboard effects after the isolator: 'reverb,compressor:threshold_db=-20' "
                              "or a JSON chain file")
-    parser.add_argument("--worker", action="store_true",
-                        help="separate on a worker thread (one block more latency, steadier callback)")
+    parser.add_argument("--worker", choices=("auto", "on", "off"), default="auto",
+                        help="separate on a worker thread: steadier callbacks for blocks smaller than the "
+                             "model's hop, for a hop more latency (auto: on when --block-size <= hop / 4)")
     midi = parser.add_mutually_exclusive_group()
     midi.add_argument("--midi", type=_device, default=None, metavar="PORT", help="MIDI input port (name or index)")
     midi.add_argument("--midi-virtual", nargs="?", const="isovox", default=None, metavar="NAME",
@@ -155,6 +156,7 @@ def _summary(report, midi) -> dict:
         "ended_by": report.ended_by, "seconds": round(report.seconds, 3),
         "input_device": report.input_device, "output_device": report.output_device,
         "sample_rate": report.sample_rate, "block_size": report.block_size, "resampling": report.resampling,
+        "worker": report.worker,
         "processing_latency_samples": report.processing_latency_samples,
         "device_latency_seconds": list(report.device_latency_seconds),
         "total_latency_samples": report.total_latency_samples,

@@ -4,7 +4,7 @@ Layers: `run_live` (opens devices, runs the stream, watches it, stops it cleanly
 (the per-block work: MIDI at the block boundary, meters, separation, latency-matched dry/wet mix,
 optional pedalboard effects) → `StreamingSeparator`.
 
-Two designs (`LiveSettings.worker`):
+Two designs (`LiveSettings.worker`: "off", "on", or "auto" = on for blocks of a quarter hop or less):
 - in the callback (default): the callback separates. Latency = the separator's.
 - worker thread: the callback only copies into/out of lock-free single-producer/single-consumer
   rings and wakes a worker that separates. The model runs once per hop (512 samples), so with
@@ -48,7 +48,7 @@ class LiveSettings:
     channels: int = 2
     latency: str | float = "low"
     sample_rate: int | None = None
-    worker: bool = False
+    worker: str = "auto"
     ramp_seconds: float = DEFAULT_RAMP_SECONDS
 
 
@@ -175,6 +175,12 @@ class SpscRing:
         self._written += n
         return True
 
+    def discard(self, n: int) -> int:
+        """Drop up to n of the oldest samples (consumer side); returns how many were dropped."""
+        dropped = min(n, self.available)
+        self._read += dropped
+        return dropped
+
     def read_into(self, out: np.ndarray) -> bool:
         """Fill (channels, n) `out`; False (nothing read) when fewer than n samples are held."""
         n = out.shape[1]
@@ -209,6 +215,9 @@ class _Callback:
             self._work_in = np.zeros((channels, block_size), np.float32)
             self._work_out = np.zeros((channels, block_size), np.float32)
             self.block_size = block_size
+            # samples the output ring owes (>0: late blocks to drop when they arrive; <0: lost input
+            # blocks to answer with silence) so a dropout never changes the latency
+            self._owed = 0
 
     def __call__(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info, status) -> None:
         stats = self.stats
@@ -225,12 +234,7 @@ class _Callback:
             dry, out = self._dry[:, :frames], self._out[:, :frames]
             np.copyto(dry, indata.T)
             if self.worker:
-                if not self.in_ring.write(dry):
-                    stats.ring_overruns += 1
-                if not self.out_ring.read_into(out):
-                    out.fill(0.0)
-                    stats.ring_underruns += 1
-                self.wake.set()
+                self._exchange(dry, out, frames)
             else:
                 self.engine.process(dry, out)
                 self._account(started, frames)
@@ -239,6 +243,24 @@ class _Callback:
             outdata.fill(0.0)
             stats.errors += 1
             stats.last_error = f"{type(exc).__name__}: {exc}"
+
+    def _exchange(self, dry: np.ndarray, out: np.ndarray, frames: int) -> None:
+        """Worker design: queue the input, take the output `worker_latency_samples` old, keep the
+        latency fixed across dropouts (a late block is skipped when it arrives, a lost one is silence)."""
+        stats = self.stats
+        if not self.in_ring.write(dry):
+            stats.ring_overruns += 1
+            self._owed -= frames
+        if self._owed > 0:
+            self._owed -= self.out_ring.discard(self._owed)
+        if self._owed <= -frames:
+            out.fill(0.0)
+            self._owed += frames
+        elif not self.out_ring.read_into(out):
+            out.fill(0.0)
+            stats.ring_underruns += 1
+            self._owed += frames
+        self.wake.set()
 
     def _account(self, started: float, frames: int) -> None:
         stats = self.stats
@@ -249,22 +271,26 @@ class _Callback:
         stats.blocks_processed += 1
 
     def _work(self) -> None:
-        """Worker thread: separate every whole block the callback queued."""
+        """Worker thread: wait for the callback's wake-up, separate what it queued."""
         while not self.stop_worker.is_set():
             self.wake.wait(0.1)
             self.wake.clear()
-            while self.in_ring.available >= self.block_size and not self.stop_worker.is_set():
-                started = time.perf_counter()
-                self.in_ring.read_into(self._work_in)
-                try:
-                    self.engine.process(self._work_in, self._work_out)
-                except Exception as exc:  # noqa: BLE001 - reported by the UI thread
-                    self._work_out.fill(0.0)
-                    self.stats.errors += 1
-                    self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                if not self.out_ring.write(self._work_out):
-                    self.stats.ring_overruns += 1
-                self._account(started, self.block_size)
+            self.work_pending()
+
+    def work_pending(self) -> None:
+        """Separate every whole block waiting in the input ring (the worker thread's step)."""
+        while self.in_ring.available >= self.block_size and not self.stop_worker.is_set():
+            started = time.perf_counter()
+            self.in_ring.read_into(self._work_in)
+            try:
+                self.engine.process(self._work_in, self._work_out)
+            except Exception as exc:  # noqa: BLE001 - reported by the UI thread
+                self._work_out.fill(0.0)
+                self.stats.errors += 1
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            if not self.out_ring.write(self._work_out):
+                self.stats.ring_overruns += 1
+            self._account(started, self.block_size)
 
 
 @dataclass
@@ -277,7 +303,8 @@ class LiveReport:
     block_size: int = 0
     channels: int = 0
     resampling: bool = False
-    processing_latency_samples: int = 0          # separator (+ one block with the worker)
+    worker: bool = False                         # the worker-thread design ran
+    processing_latency_samples: int = 0          # separator (+ worker_latency_samples with the worker)
     device_latency_seconds: tuple[float, float] = (float("nan"), float("nan"))   # PortAudio in, out
     seconds: float = 0.0
     ended_by: str = ""                           # "duration", "interrupt", "server lost", "error"
@@ -377,6 +404,9 @@ def _close_with_timeout(close, timeout_seconds: float = 2.0) -> bool:
     return not thread.is_alive()
 
 
+WORKER_MODES = ("auto", "on", "off")
+
+
 def run_live(settings: LiveSettings, make_separator, midi: MidiControl | None = None, fx=None,
              wet: float = 1.0, bypass: bool = False, duration_seconds: float | None = None,
              on_status=None, status_interval_seconds: float = 0.25,
@@ -389,6 +419,8 @@ def run_live(settings: LiveSettings, make_separator, midi: MidiControl | None = 
     stopping everything it can; it never hangs on a dead server).
     """
     sd = _sd()
+    if settings.worker not in WORKER_MODES:
+        raise DeviceError(f"worker mode {settings.worker!r} is not one of {WORKER_MODES}")
     input_index = resolve_device(settings.input, "input", settings.channels)
     output_index = resolve_device(settings.output, "output", settings.channels)
     probe = make_separator(None, False) if settings.sample_rate is None else None
@@ -406,8 +438,12 @@ def run_live(settings: LiveSettings, make_separator, midi: MidiControl | None = 
     max_block = max(settings.block_size, 1024) * 4
     engine = LiveEngine(separator, midi=midi, fx=fx, wet=wet, bypass=bypass, max_block_samples=max_block,
                         ramp_seconds=settings.ramp_seconds)
-    extra = worker_latency_samples(separator, settings.block_size) if settings.worker else 0
-    callback = _Callback(engine, settings.block_size, settings.worker, extra)
+    hop = separator.model_metadata.stft.hop_samples
+    # auto: a quarter hop or less, where one callback in four or more carries a whole model step
+    use_worker = settings.worker == "on" or (settings.worker == "auto" and settings.block_size <= hop // 4)
+    report.worker = use_worker
+    extra = worker_latency_samples(separator, settings.block_size) if use_worker else 0
+    callback = _Callback(engine, settings.block_size, use_worker, extra)
     report.stats = engine.stats
     report.processing_latency_samples = engine.latency_samples + extra
     finished = threading.Event()
@@ -420,7 +456,7 @@ def run_live(settings: LiveSettings, make_separator, midi: MidiControl | None = 
                           f"{report.output_device!r} at {rate} Hz, block {settings.block_size}; try "
                           f"--block-size 512, --latency high or other devices (`isovox devices`)") from exc
     report.device_latency_seconds = tuple(float(x) for x in stream.latency)
-    if settings.worker:
+    if use_worker:
         callback.thread.start()
     started = time.monotonic()
     server_lost = False

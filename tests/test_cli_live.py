@@ -177,3 +177,27 @@ def test_no_device_lists_what_exists():
     else:
         with pytest.raises(DeviceError, match="none \\(no audio server"):
             resolve_device("no-such-device", "input", 2)
+
+
+def test_worker_dropouts_never_change_the_latency(separator):
+    """A late worker (steps skipped) makes one block of silence; afterwards the output is aligned again."""
+    signal, block = _sine(0.5), 256
+    extra = worker_latency_samples(separator, block)
+    times = SimpleNamespace(inputBufferAdcTime=0.0, outputBufferDacTime=0.0, currentTime=0.0)
+    results = {}
+    for late in (False, True):
+        separator.reset()
+        callback = _Callback(LiveEngine(separator), block, True, extra)   # the worker step run by hand
+        out = np.zeros((signal.shape[1], 2), np.float32)
+        frames = signal.shape[1] // block * block
+        for k, start in enumerate(range(0, frames, block)):
+            callback(np.ascontiguousarray(signal[:, start:start + block].T), out[start:start + block], block,
+                     times, None)
+            if not (late and k in (10, 11)):
+                callback.work_pending()
+        results[late] = out[:frames]
+        assert callback.stats.ring_underruns == (1 if late else 0)
+    dropout = slice(12 * block, 13 * block)
+    assert not results[True][dropout].any()
+    np.testing.assert_array_equal(results[True][:dropout.start], results[False][:dropout.start])
+    np.testing.assert_array_equal(results[True][dropout.stop:], results[False][dropout.stop:])

@@ -130,7 +130,9 @@ def test_live_output_is_offline_separation_after_reported_latency_and_midi_bypas
         assert live.returncode == 0, err
     report = json.loads(report_path.read_text())
     latency = report["total_latency_samples"]       # separator + PortAudio's reported device latency
-    assert report["processing_latency_samples"] == 1023 and report["sample_rate"] == 44100
+    worker_samples = 512 if report["worker"] else 0            # auto: the worker design below a hop
+    assert report["worker"] == (period <= HOP // 4)
+    assert report["processing_latency_samples"] == 1023 + worker_samples and report["sample_rate"] == 44100
     assert report["midi_applied"] == 1
 
     # the reference: the offline Separator on the same history (silence, then the signal) for each
@@ -153,8 +155,9 @@ def test_live_output_is_offline_separation_after_reported_latency_and_midi_bypas
                                            bypass_at - 2 * period)
     assert lag == lag_xcorr
     assert matching > 0.8, f"only {matching:.1%} of the captured samples equal the offline separation"
-    print(f"\nperiod {period}: measured input->output {lag} samples = {1000 * lag / rate:.2f} ms "
-          f"(reported {latency}: separator {report['processing_latency_samples']} + PortAudio "
+    design = "worker thread" if report["worker"] else "in the callback"
+    print(f"\nperiod {period} ({design}): measured input->output {lag} samples = {1000 * lag / rate:.2f} ms "
+          f"(reported {latency}: processing {report['processing_latency_samples']} + PortAudio "
           f"{latency - report['processing_latency_samples']}); "
           f"{matching:.2%} of samples equal to the offline separation (1e-4); "
           f"DSP load mean {report['dsp_load_mean']:.3f} max {report['dsp_load_max']:.3f}, "
@@ -163,10 +166,11 @@ def test_live_output_is_offline_separation_after_reported_latency_and_midi_bypas
     # MIDI: the bypass message at `bypass_at` becomes audible (output leaves the wet signal) within a
     # few periods (rtmidi's JACK client, the next block boundary, PortAudio's buffering); after the ramp the output is the dry input delayed by the same lag (no time shift)
     wet_reference = references[phase]
-    deviation = np.abs(capture[0, bypass_at - period:bypass_at + 8 * period]
-                       - wet_reference[0, bypass_at - period - lag:bypass_at + 8 * period - lag]) > 1e-4
+    span = worker_samples + 8 * period
+    deviation = np.abs(capture[0, bypass_at - period:bypass_at + span]
+                       - wet_reference[0, bypass_at - period - lag:bypass_at + span - lag]) > 1e-4
     audible = int(np.argmax(deviation)) - period
-    assert deviation.any() and 0 <= audible <= 4 * period, audible
+    assert deviation.any() and 0 <= audible <= worker_samples + 4 * period, audible
     print(f"MIDI message -> audible change: {audible} samples = {1000 * audible / rate:.2f} ms "
           f"(+ {RAMP_SAMPLES} samples of ramp)")
     dry_start = bypass_at + audible + RAMP_SAMPLES + 1
