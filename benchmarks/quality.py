@@ -107,7 +107,8 @@ def main() -> int:
                               check=False).stdout.strip()
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     header = (f"{len(clips)} clips of up to {args.clip_seconds:g} s (most vocal window) from `{args.data}`; "
-              f"model `{args.model}`; device `{args.device}`; isovox {revision}; {date}.\n"
+              + ("" if args.no_isovox else f"model `{args.model}`; ")
+              + f"device `{args.device}`; isovox {revision}; {date}.\n"
               + (f"Skipped (instrumental, no vocals to score): {', '.join(skipped)}.\n" if skipped else "")
               + "Vocals SDR/SIR/SAR: museval BSS Eval v4, two sources (vocals, mixture − vocals), "
               "1 s frames, median over frames per clip, median over clips. SI-SDR: whole clip, median "
