@@ -5,7 +5,7 @@ Layers: `run_live` (opens devices, runs the stream, watches it, stops it cleanly
 optional pedalboard effects) → `StreamingSeparator`.
 
 Two designs (`LiveSettings.worker`: "off", "on", or "auto" = on for blocks of a quarter hop or less):
-- in the callback (default): the callback separates. Latency = the separator's.
+- in the callback: the callback separates. Latency = the separator's.
 - worker thread: the callback only copies into/out of lock-free single-producer/single-consumer
   rings and wakes a worker that separates. The model runs once per hop (512 samples), so with
   blocks smaller than a hop one callback in several carries the whole model step; the worker gets
