@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -172,5 +173,6 @@ def _summary(report, midi) -> dict:
         counters = midi.counters
         summary.update(midi_received=counters.received, midi_applied=counters.applied,
                        midi_ignored=counters.ignored_malformed + counters.ignored_sysex + counters.ignored_unmapped,
-                       midi_queue_to_block_ms=round(1000 * counters.last_latency_seconds, 3))
+                       midi_queue_to_block_ms=(round(1000 * counters.last_latency_seconds, 3)
+                                               if math.isfinite(counters.last_latency_seconds) else None))
     return summary
