@@ -18,6 +18,7 @@ import argparse
 import datetime
 import json
 import math
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -113,7 +114,7 @@ def main() -> int:
               + "Vocals SDR/SIR/SAR: museval BSS Eval v4, two sources (vocals, mixture − vocals), "
               "1 s frames, median over frames per clip, median over clips. SI-SDR: whole clip, median "
               "over clips. RTF: processing s ÷ audio s (2-core CPU, other jobs running).\n\n"
-              f"Reproduce: `python benchmarks/quality.py {' '.join(sys.argv[1:])}`\n\n")
+              f"Reproduce: `python benchmarks/quality.py {shlex.join(sys.argv[1:])}`\n\n")
     table = results.to_markdown()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".md").write_text(header + table + "\n")

@@ -15,6 +15,7 @@ import argparse
 import datetime
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -59,14 +60,15 @@ def markdown(results: dict) -> str:
              f"{results['load_average_1min'][0]} before, {results['load_average_1min'][1]} after (the machine "
              "is shared: other jobs inflate p99 and the ratios).", "",
              f"Reproduce: `{results['command']}`", "",
-             "| model | parameters | provider | latency | offline RTF | peak RSS "
+             "| model | parameters | provider | latency | offline RTF | peak RSS streaming / all "
              + "".join(f"| p50/p99 ÷ period @{b} " for b in results["block_sizes"].split(",")) + "|",
              "|---|---:|---|---:|---:|---:" + "|---:" * len(results["block_sizes"].split(",")) + "|"]
     for name, report in reports.items():
         blocks = "".join(f"| {t['p50_ratio']:.3f} / {t['p99_ratio']:.3f} " for t in report["blocks"].values())
         lines.append(f"| {name} | {results['parameters'].get(name, '?')} | {report['provider']} "
                      f"| {report['latency_samples']} smp = {report['latency_ms']:.1f} ms "
-                     f"| {report['offline_rtf']:.4f} | {report['peak_rss_mb']:.0f} MiB {blocks}|")
+                     f"| {report['offline_rtf']:.4f} "
+                     f"| {report['peak_rss_streaming_mb']:.0f} / {report['peak_rss_mb']:.0f} MiB {blocks}|")
     lines += ["", "Ratios are processing time ÷ block duration (< 1 keeps up). The model runs once per "
               "512-sample hop, so with blocks smaller than a hop only every (512 ÷ block)-th call does "
               "the work: p50 is tiny and p99 carries the whole hop; the mean is the sustained load. "
@@ -124,7 +126,7 @@ def main() -> int:
         results = {"machine": args.machine, "device": args.device, "seconds": args.seconds,
                    "block_sizes": args.block_sizes, "revision": git_revision(),
                    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                   "command": "python benchmarks/speed.py " + " ".join(sys.argv[1:]),
+                   "command": "python benchmarks/speed.py " + shlex.join(sys.argv[1:]),
                    "parameters": {name: count_parameters(path) for name, path in models.items()},
                    "models": {}}
         load_before = os.getloadavg()[0]

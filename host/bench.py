@@ -7,7 +7,8 @@ What `run_bench` measures, on a generated music-like stereo clip at the model's 
   (after `warmup_seconds` of audio), as p50 / p99 / max and as a ratio to the block period
   (ratio < 1 keeps up; the p99 ratio is what an audio callback must survive);
 - offline real-time factor of `Separator.separate` (processing seconds / audio seconds, median of runs);
-- peak resident memory of this process (`resource.getrusage`), and the ONNX Runtime provider used.
+- peak resident memory of this process (VmHWM on Linux, else `resource.getrusage`) after the streaming runs and at the
+  end, and the ONNX Runtime provider used.
 """
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ class BenchReport:
     blocks: dict[str, BlockTiming] = field(default_factory=dict)
     offline_rtf: float = float("nan")
     offline_rtf_runs: list[float] = field(default_factory=list)
-    peak_rss_mb: float = float("nan")
+    peak_rss_mb: float = float("nan")             # after everything (the offline run included)
+    peak_rss_streaming_mb: float = float("nan")   # after the streaming runs, before the offline one
     quality: dict | None = None
 
     def to_dict(self) -> dict:
@@ -81,7 +83,17 @@ def machine_description() -> str:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB."""
+    """Peak resident set size of this process so far, in MiB.
+
+    Linux: VmHWM from /proc/self/status, because `getrusage`'s ru_maxrss is inherited across
+    fork + exec (a child of a big parent would report the parent's peak). Elsewhere: `getrusage`."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
@@ -179,6 +191,7 @@ def run_bench(model: str | os.PathLike = "default", device: str = "auto",
     )
     for block_samples in block_sizes:
         report.blocks[str(block_samples)] = time_blocks(streaming, audio, block_samples, warmup_seconds)
+    report.peak_rss_streaming_mb = peak_rss_mb()
     offline = Separator(model, device, phase=phase)
     factors = offline_rtf(offline, audio[:, -int(seconds * sample_rate):], sample_rate, offline_runs)
     report.offline_rtf_runs = factors
@@ -198,7 +211,7 @@ def format_report(report: BenchReport) -> str:
         f"offline    real-time factor {report.offline_rtf:.4f} (median of {len(report.offline_rtf_runs)} runs "
         f"on {report.seconds:g} s; {1 / report.offline_rtf if report.offline_rtf > 0 else float('inf'):.1f}× "
         "faster than real time)",
-        f"peak RSS   {report.peak_rss_mb:.0f} MiB",
+        f"peak RSS   {report.peak_rss_mb:.0f} MiB ({report.peak_rss_streaming_mb:.0f} MiB before the offline runs)",
         "",
         f"streaming, {report.seconds:g} s per block size after warm-up:",
         "| block (samples) | period (ms) | p50 (ms) | p99 (ms) | max (ms) | p50 / period | p99 / period "
