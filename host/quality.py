@@ -3,7 +3,7 @@ held-out clips, beside a floor (the mixture), a classic baseline (REPET-SIM) and
 
 Data: any folder in the MUSDB18-HQ layout — ``<root>/[test|train/]<track>/{mixture,vocals}.wav`` —
 is searched for track folders. Each track is cut to a clip of `clip_seconds` (the 1 s-aligned window
-with the most vocal energy; museval is slow, ~3 s per 20 s stereo clip and method) and every method
+with the most vocal energy; museval is slow: several seconds per clip and method) and every method
 estimates its vocals from the clip's mixture. Scores: median over 1 s frames per clip, then median
 over clips. Methods are callables ``Clip -> (channels, samples) vocals estimate``.
 """
