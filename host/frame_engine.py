@@ -17,7 +17,7 @@ start are zero. A streaming wrapper that waits for whole hops adds ``hop - 1`` s
 from __future__ import annotations
 
 import numpy as np
-from isovox.core.errors import AudioDataError, ConfigMismatchError
+from isovox.core.errors import AudioDataError, ConfigMismatchError, ModelError
 from isovox.core.features import LOG_FLOOR, log_magnitude
 from isovox.core.masks import apply_magnitude, apply_mask
 from isovox.core.phase import BlockGriffinLim
@@ -45,6 +45,10 @@ class FrameEngine:
                  griffinlim_block_frames: int = 1, griffinlim_momentum: float = 0.0):
         if phase not in PHASES:
             raise ConfigMismatchError(f"phase {phase!r} is not one of {PHASES}")
+        if loaded.fixed_frames is not None:
+            # the engine runs one frame per hop when streaming and long chunks offline
+            raise ModelError(f"{loaded.path} was exported with a fixed time axis of {loaded.fixed_frames} "
+                             "frames; the host needs a dynamic one: re-export with `isovox export --dynamic`")
         if channels < 1:
             raise AudioDataError(f"channels must be >= 1, got {channels}")
         self.loaded = loaded
