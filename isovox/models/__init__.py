@@ -1,0 +1,1 @@
+"""The models shipped with isovox: default.onnx (see MODEL_CARD.md)."""
