@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="stereo crops per step (default 8)")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine decay to 1/10)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    parser.add_argument("--loss", choices=("l1", "mse", "sdr"), default="l1")
+    parser.add_argument("--loss", choices=("l1", "mse", "l1c", "sdr"), default="l1",
+                        help="l1 (seed), mse, l1c (L1 on magnitudes**0.3), sdr (waveform)")
     parser.add_argument("--output-kind", choices=("mask", "magnitude"), default="mask")
     parser.add_argument("--channels", type=_channels, default=(12, 24, 32, 48, 64),
                         help="channels per U-Net level (default 12,24,32,48,64)")
