@@ -7,8 +7,16 @@ Public API (imported lazily so `import isovox` stays light and never imports tor
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 __version__ = "0.1.0"
+
+# In a source checkout the subpackages live beside this folder (core/, host/, export/, training/), which
+# pyproject maps to isovox.core etc.; when Python runs from the checkout's root, this folder shadows the
+# installed package, so look for the subpackages beside it too.
+_checkout = Path(__file__).resolve().parent.parent
+if (_checkout / "pyproject.toml").is_file() and (_checkout / "core" / "stft.py").is_file():
+    __path__.append(str(_checkout))  # noqa: F821 - __path__ is defined for packages
 
 _LAZY = {
     "Separator": "isovox.host.separator",
