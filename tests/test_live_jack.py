@@ -152,7 +152,7 @@ def test_live_output_is_offline_separation_after_reported_latency_and_midi_bypas
     assert latency - period <= lag_xcorr <= latency + period, (lag_xcorr, latency)
 
     matching, lag, phase = _best_alignment(capture, references, range(latency - period, latency + period + 1),
-                                           bypass_at - 2 * period)
+                                           bypass_at - latency - 2 * period)   # before the switch
     assert lag == lag_xcorr
     assert matching > 0.8, f"only {matching:.1%} of the captured samples equal the offline separation"
     design = "worker thread" if report["worker"] else "in the callback"
