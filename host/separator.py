@@ -60,13 +60,14 @@ class Separator:
     which reaches consistency sooner but drifts further from the mixture phase: on a synthetic clip
     with an ideal-ratio mask, classic Griffin-Lim (momentum 0, 16 iterations) raised SI-SDR from 4.8
     to 7.7 dB while fast Griffin-Lim (0.99, 32 iterations) lowered it to 1.7 dB).
-    chunk_frames: hops per ONNX Runtime run (memory is constant in the file length).
+    chunk_frames: hops per ONNX Runtime run (memory is constant in the file length; on a 2-core CPU 64
+    ran a 3-minute file as fast as 256, at 298 MB peak RSS instead of 776 MB).
     """
 
     def __init__(self, model: str | os.PathLike = "default", device: str = "auto", phase: str = "mixture",
                  griffinlim_iterations: int = 16, griffinlim_lookahead_frames: int = 16,
                  griffinlim_block_frames: int = 128, griffinlim_momentum: float = 0.0,
-                 chunk_frames: int = 256, intra_op_threads: int = 0):
+                 chunk_frames: int = 64, intra_op_threads: int = 0):
         self._loaded = open_model(model, device, intra_op_threads=intra_op_threads)
         self._engine_settings = {
             "phase": phase, "griffinlim_iterations": griffinlim_iterations,
