@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import math
 import shlex
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from isovox.core.errors import IsovoxError, ToolMissingError
 from isovox.host import quality
+from isovox.host.bench import jsonable
 from isovox.host.plots import plot_quality_bars, plot_separation
 
 
@@ -47,16 +47,6 @@ def openunmix_method(device: str = "cpu") -> quality.Method:
         return np.pad(vocals, ((0, 0), (0, clip.mixture.shape[1] - vocals.shape[1])))
 
     return run
-
-
-def _jsonable(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    return value
 
 
 def main() -> int:
@@ -118,7 +108,7 @@ def main() -> int:
     table = results.to_markdown()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".md").write_text(header + table + "\n")
-    args.out.with_suffix(".json").write_text(json.dumps(_jsonable(
+    args.out.with_suffix(".json").write_text(json.dumps(jsonable(
         {"data": args.data, "model": args.model, "revision": revision, "date": date, "skipped": skipped,
          "clip_seconds": args.clip_seconds, **results.to_dict()}), indent=2) + "\n")
     plot_quality_bars(args.out.with_suffix(".png"),

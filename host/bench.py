@@ -12,6 +12,7 @@ What `run_bench` measures, on a generated music-like stereo clip at the model's 
 """
 from __future__ import annotations
 
+import math
 import os
 import platform
 import resource
@@ -225,3 +226,14 @@ def format_report(report: BenchReport) -> str:
             f"| {100 * timing.over_period_fraction:.2f} % | {timing.cpu_p50_ratio:.3f} / {timing.cpu_p99_ratio:.3f} "
             f"/ {timing.cpu_mean_ratio:.3f} |")
     return "\n".join(lines)
+
+
+def jsonable(value):
+    """`value` with NaN/inf floats (not JSON) replaced by None, through dicts, lists and tuples."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    return value

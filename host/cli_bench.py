@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 
 from isovox.core.errors import AudioDataError
 
@@ -39,19 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
-def _jsonable(value):
-    """NaN/inf are not JSON: write them as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
-    from isovox.host.bench import format_report, run_bench
+    from isovox.host.bench import format_report, jsonable, run_bench
 
     if args.seconds <= 0:
         raise AudioDataError(f"--seconds {args.seconds} must be positive")
@@ -72,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                         f"{'; instrumentals skipped: ' + ', '.join(skipped) if skipped else ''}):\n"
                         + results.to_markdown())
     if args.json:
-        print(json.dumps(_jsonable(report.to_dict()), indent=2))
+        print(json.dumps(jsonable(report.to_dict()), indent=2))
     else:
         print(format_report(report) + quality_text)
     return 0
