@@ -10,7 +10,6 @@ import sys
 import time
 
 import torch
-
 from isovox.training.checkpoint import load_checkpoint
 from isovox.training.datasets import TrackScanner, validation_clips
 from isovox.training.evaluate import model_score, reference_scores

@@ -64,7 +64,7 @@ class ModelMetadata:
         return {PREFIX + key: value for key, value in props.items()}
 
     @classmethod
-    def from_properties(cls, props: dict[str, str], source: str = "model") -> "ModelMetadata":
+    def from_properties(cls, props: dict[str, str], source: str = "model") -> ModelMetadata:
         """Parse ONNX `metadata_props`; raise `ModelError` naming what is missing or unsupported."""
         values = {k[len(PREFIX):]: v for k, v in props.items() if k.startswith(PREFIX)}
         if "format_version" not in values:

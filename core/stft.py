@@ -66,11 +66,11 @@ class StftConfig:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "StftConfig":
+    def from_dict(cls, values: dict) -> StftConfig:
         return cls(**{f.name: type(getattr(cls, f.name, ""))(values[f.name])
                       for f in dataclasses.fields(cls) if f.name in values})
 
-    def require_same(self, other: "StftConfig", what: str = "STFT settings") -> None:
+    def require_same(self, other: StftConfig, what: str = "STFT settings") -> None:
         """Raise `ConfigMismatchError` naming both values when `other` differs from self."""
         if self != other:
             raise ConfigMismatchError(f"{what} differ: expected {self}, got {other}")

@@ -11,8 +11,9 @@ import importlib
 import os
 import sys
 
-from isovox import __version__
 from isovox.core.errors import IsovoxError
+
+from isovox import __version__
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {

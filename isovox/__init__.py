@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 # installed package, so look for the subpackages beside it too.
 _checkout = Path(__file__).resolve().parent.parent
 if (_checkout / "pyproject.toml").is_file() and (_checkout / "core" / "stft.py").is_file():
-    __path__.append(str(_checkout))  # noqa: F821 - __path__ is defined for packages
+    __path__.append(str(_checkout))
 
 _LAZY = {
     "Separator": "isovox.host.separator",

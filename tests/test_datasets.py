@@ -11,12 +11,19 @@ import soundfile as sf
 
 pytest.importorskip("torch")
 
-from isovox.core.errors import AudioDataError, AudioFileError  # noqa: E402
-from isovox.training.datasets import (  # noqa: E402
-    AlignedPairTrack, AlignmentWarning, Augmentation, CropDataset, IncompleteTrackWarning, StemTrack,
-    TrackScanner, read_crop, validation_clips,
+from isovox.core.errors import AudioDataError, AudioFileError
+from isovox.training.datasets import (
+    AlignedPairTrack,
+    AlignmentWarning,
+    Augmentation,
+    CropDataset,
+    IncompleteTrackWarning,
+    StemTrack,
+    TrackScanner,
+    read_crop,
+    validation_clips,
 )
-from synthetic_stems import SAMPLE_RATE, voice_and_band, write_musdb  # noqa: E402
+from synthetic_stems import SAMPLE_RATE, voice_and_band, write_musdb
 
 
 def test_musdb_layout_sums_accompaniment_stems(tmp_path):

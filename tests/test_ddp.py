@@ -10,8 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from isovox.training.checkpoint import load_checkpoint  # noqa: E402
-from synthetic_stems import write_musdb  # noqa: E402
+from isovox.training.checkpoint import load_checkpoint
+from synthetic_stems import write_musdb
 
 
 @pytest.mark.slow

@@ -5,9 +5,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from isovox.core.errors import CheckpointError  # noqa: E402
-from isovox.training.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from isovox.training.model import ModelConfig, UNet  # noqa: E402
+from isovox.core.errors import CheckpointError
+from isovox.training.checkpoint import load_checkpoint, save_checkpoint
+from isovox.training.model import ModelConfig, UNet
 
 
 def _model(**overrides) -> UNet:

@@ -8,15 +8,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from isovox.core.features import log_magnitude as core_log_magnitude  # noqa: E402
-from isovox.core.stft import StftConfig, istft as core_istft, stft as core_stft  # noqa: E402
-from isovox.training import features  # noqa: E402
-from isovox.training.checkpoint import load_checkpoint  # noqa: E402
-from isovox.training.datasets import Augmentation, CropDataset, TrackScanner  # noqa: E402
-from isovox.training.losses import LOSSES, negative_sdr, separation_loss  # noqa: E402
-from isovox.training.model import ModelConfig  # noqa: E402
-from isovox.training.train import TrainConfig, train, training_step  # noqa: E402
-from synthetic_stems import write_musdb  # noqa: E402
+from isovox.core.features import log_magnitude as core_log_magnitude
+from isovox.core.stft import StftConfig
+from isovox.core.stft import istft as core_istft
+from isovox.core.stft import stft as core_stft
+from isovox.training import features
+from isovox.training.checkpoint import load_checkpoint
+from isovox.training.datasets import Augmentation, CropDataset, TrackScanner
+from isovox.training.losses import LOSSES, negative_sdr, separation_loss
+from isovox.training.model import ModelConfig
+from isovox.training.train import TrainConfig, train, training_step
+from synthetic_stems import write_musdb
 
 
 @pytest.mark.parametrize("stft_config", [StftConfig(), StftConfig(n_fft=512, hop_samples=128)])

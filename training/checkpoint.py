@@ -11,7 +11,6 @@ import subprocess
 from pathlib import Path
 
 import torch
-
 from isovox.core.errors import CheckpointError
 from isovox.training.model import ModelConfig, UNet
 

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-
 from isovox.core.errors import AudioDataError, AudioFileError
 from isovox.training.alignment import Alignment, align
 
@@ -219,7 +218,7 @@ class Augmentation:
     remix_probability: float = 0.5
 
     @classmethod
-    def none(cls) -> "Augmentation":
+    def none(cls) -> Augmentation:
         return cls((0.0, 0.0), 0.0, 0.0)
 
 

@@ -15,7 +15,6 @@ import warnings
 
 import numpy as np
 import torch
-
 from isovox.core.features import log_magnitude
 from isovox.core.masks import apply_magnitude, apply_mask, ideal_ratio_mask
 from isovox.core.stft import StftConfig, istft, stft

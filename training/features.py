@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
 from isovox.core.features import LOG_FLOOR
 from isovox.core.stft import StftConfig
 

@@ -13,7 +13,6 @@ frames) complex, `vocals_spectrum` like `mixture`, `vocals_audio` (batch, sample
 from __future__ import annotations
 
 import torch
-
 from isovox.core.stft import StftConfig
 from isovox.training.features import apply_output, istft, reconstructed_samples
 

@@ -17,9 +17,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import torch
-from torch import nn
-
 from isovox.core.stft import StftConfig
+from torch import nn
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ class ModelConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
+    def from_dict(cls, data: dict) -> ModelConfig:
         values = dict(data)
         values["channels"] = tuple(values["channels"])
         values["stft"] = StftConfig.from_dict(values["stft"])

@@ -19,18 +19,22 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from tqdm import tqdm
-
 from isovox.core.errors import AudioDataError, CheckpointError
 from isovox.core.stft import StftConfig
 from isovox.training.checkpoint import load_checkpoint, save_checkpoint
 from isovox.training.datasets import (
-    Augmentation, CropDataset, Track, TrackScanner, total_seconds, validation_clips,
+    Augmentation,
+    CropDataset,
+    Track,
+    TrackScanner,
+    total_seconds,
+    validation_clips,
 )
 from isovox.training.evaluate import model_score, reference_scores
 from isovox.training.features import log_magnitude, stft
 from isovox.training.losses import separation_loss
 from isovox.training.model import ModelConfig, UNet
+from tqdm import tqdm
 
 STATS_EPOCH = 1_000_000  # crop-seed "epoch" of the normalisation statistics (never a training epoch)
 LOG_COLUMNS = ("epoch", "train_loss", "val_sdr", "mixture_sdr", "oracle_irm_sdr", "lr", "epoch_seconds",
