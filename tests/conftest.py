@@ -9,19 +9,11 @@ import pytest
 
 def _export_random_model(path: Path, seed: int, **config_overrides) -> Path:
     """A randomly initialised U-Net exported through `isovox.export` (weights random, not trained)."""
-    torch = pytest.importorskip("torch", reason="building test models needs the [train] extra")
+    pytest.importorskip("torch", reason="building test models needs the [train] extra")
     from isovox.export.onnx_export import build_metadata, export_onnx
-    from isovox.training.model import ModelConfig, UNet
+    from random_models import make_random_model
 
-    torch.manual_seed(seed)
-    model = UNet(ModelConfig(**{"channels": (4, 8, 8), **config_overrides}))
-    with torch.no_grad():  # non-trivial normalisation statistics so outputs vary with the input
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.2, 0.2)
-                module.running_var.uniform_(0.5, 2.0)
-        model.input_mean.fill_(-4.0)
-        model.input_scale.fill_(0.3)
+    model = make_random_model(seed, **config_overrides)
     export_onnx(model.eval(), path, build_metadata(model, training_data="random weights (tests)"))
     return path
 

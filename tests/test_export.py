@@ -27,7 +27,7 @@ from isovox.export.speed import measure_speed
 from isovox.host.cli import main
 from isovox.host.model_file import open_model
 from isovox.training.checkpoint import save_checkpoint
-from isovox.training.model import ModelConfig, UNet
+from random_models import make_random_model
 
 BATCHES = (1, 2, 6)
 FRAMES = (1, 7, 64, 300)
@@ -36,18 +36,6 @@ FRAMES = (1, 7, 64, 300)
 VARIANTS = (("mask", 0), ("magnitude", 2))
 
 
-def make_model(seed: int, **overrides) -> UNet:
-    """A small random U-Net with non-trivial normalisation statistics, in eval mode."""
-    torch.manual_seed(seed)
-    model = UNet(ModelConfig(**{"channels": (4, 8, 8), **overrides}))
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.2, 0.2)
-                module.running_var.uniform_(0.5, 2.0)
-        model.input_mean.fill_(-4.0)
-        model.input_scale.fill_(0.3)
-    return model.eval()
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +47,7 @@ def clip():
 def exported(request, tmp_path_factory):
     """(torch model, LoadedModel, metadata) for one (output kind, look-ahead) variant."""
     output_kind, lookahead = request.param
-    model = make_model(seed=lookahead, output_kind=output_kind, lookahead_frames=lookahead)
+    model = make_random_model(seed=lookahead, output_kind=output_kind, lookahead_frames=lookahead)
     metadata = build_metadata(model, training_data="random weights (tests)", code_revision="abc1234")
     path = export_onnx(model, tmp_path_factory.mktemp("export") / "model.onnx", metadata)
     return model, open_model(path, device="cpu", intra_op_threads=1), metadata
@@ -76,7 +64,7 @@ def test_parity_over_batches_and_frames(exported, clip):
 
 def test_parity_detects_a_different_model(exported, clip):
     model, loaded, _ = exported
-    changed = make_model(seed=99, output_kind=model.config.output_kind,
+    changed = make_random_model(seed=99, output_kind=model.config.output_kind,
                          lookahead_frames=model.config.lookahead_frames)
     report = check_parity(changed, loaded, clip, shapes=((1, 7),))
     assert not report.passed and report.max_abs_diff > 1e-3
@@ -110,7 +98,7 @@ def test_metadata_round_trip(exported):
 
 
 def test_fixed_frames_export_and_opsets(tmp_path, clip):
-    model = make_model(seed=3, lookahead_frames=2)
+    model = make_random_model(seed=3, lookahead_frames=2)
     path = export_onnx(model, tmp_path / "fixed.onnx", build_metadata(model), opset=17, frames=7)
     loaded = open_model(path, device="cpu", intra_op_threads=1)
     assert loaded.fixed_frames == 7
@@ -161,7 +149,7 @@ def test_sdr_db():
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "model.pt"
-    save_checkpoint(path, make_model(seed=5, lookahead_frames=2), epoch=2, training_data="3 songs, 90 s")
+    save_checkpoint(path, make_random_model(seed=5, lookahead_frames=2), epoch=2, training_data="3 songs, 90 s")
     return path
 
 
