@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from isovox.core.features import log_magnitude
 from isovox.core.masks import apply_magnitude, apply_mask, ideal_ratio_mask
+from isovox.core.metrics import median_over_tracks
 from isovox.core.stft import StftConfig, istft, stft
 from isovox.training.datasets import ValidationClip
 from isovox.training.model import UNet
@@ -33,11 +34,6 @@ def vocal_sdr(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> 
         sdr, _, _, _ = museval.evaluate(reference.T[None].astype(np.float64), estimate.T[None].astype(np.float64),
                                         win=sample_rate, hop=sample_rate)
         return float(np.nanmedian(sdr[0])) if np.any(np.isfinite(sdr[0])) else float("nan")
-
-
-def median_over_clips(scores: list[float]) -> float:
-    finite = [s for s in scores if np.isfinite(s)]
-    return float(np.median(finite)) if finite else float("nan")
 
 
 def separate_clip(model: UNet, mixture: np.ndarray) -> np.ndarray:
@@ -62,11 +58,11 @@ def reference_scores(clips: list[ValidationClip], stft_config: StftConfig) -> di
         oracle = istft(apply_mask(stft(clip.mixture, stft_config), mask[..., : stft_config.model_bins, :]),
                        stft_config, clip.mixture.shape[-1])
         oracle_scores.append(vocal_sdr(clip.vocals, oracle, rate))
-    return {"mixture": median_over_clips(mixture_scores), "oracle_irm": median_over_clips(oracle_scores)}
+    return {"mixture": median_over_tracks(mixture_scores), "oracle_irm": median_over_tracks(oracle_scores)}
 
 
 def model_score(model: UNet, clips: list[ValidationClip]) -> float:
     """Median over clips of the model's vocal SDR (dB). Leaves the model in eval mode."""
     model.eval()
     rate = model.config.stft.sample_rate
-    return median_over_clips([vocal_sdr(c.vocals, separate_clip(model, c.mixture), rate) for c in clips])
+    return median_over_tracks([vocal_sdr(c.vocals, separate_clip(model, c.mixture), rate) for c in clips])
