@@ -164,13 +164,11 @@ def validate_audio(audio: np.ndarray, sample_rate: int, what: str = "audio") -> 
     return audio
 
 
-def check_output_path(out_path: str | os.PathLike, in_paths: list[Path] = ()) -> Path:
-    """Validate an output path: supported extension, existing writable folder, not an input file
-    (also through links). Returns it as a Path."""
+def refuse_overwriting_input(out_path: str | os.PathLike, in_paths: list[Path] = ()) -> None:
+    """Raise `AudioFileError` when `out_path` is one of `in_paths`, also through symlinks and hard links."""
     out_path = Path(out_path)
-    format_for(out_path)
     for in_path in in_paths:
-        same = out_path.resolve() == in_path.resolve()
+        same = out_path.resolve() == Path(in_path).resolve()
         if not same and out_path.exists():
             try:
                 same = os.path.samefile(out_path, in_path)
@@ -179,6 +177,14 @@ def check_output_path(out_path: str | os.PathLike, in_paths: list[Path] = ()) ->
         if same:
             raise AudioFileError(f"output {str(out_path)!r} is the input file; isovox never overwrites "
                                  f"its input — choose another output path")
+
+
+def check_output_path(out_path: str | os.PathLike, in_paths: list[Path] = ()) -> Path:
+    """Validate an output path: supported extension, existing writable folder, not an input file
+    (also through links). Returns it as a Path."""
+    out_path = Path(out_path)
+    format_for(out_path)
+    refuse_overwriting_input(out_path, in_paths)
     folder = out_path.parent if str(out_path.parent) else Path(".")
     if not folder.is_dir():
         raise AudioFileError(f"output folder {str(folder)!r} does not exist; create it first")

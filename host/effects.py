@@ -20,9 +20,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from isovox.core.audio_io import refuse_overwriting_input
 from isovox.core.errors import AudioDataError, AudioFileError, ConfigMismatchError, IsovoxError
 
-from .smoothing import DEFAULT_RAMP_SECONDS, DryWetMixer
+from .smoothing import DEFAULT_RAMP_SECONDS, DryWetMixer, check_wet
 from .streaming import StreamingSeparator
 
 MAX_BLOCK_SAMPLES = 4096          # internal block: buffer_size is capped to this
@@ -171,7 +172,7 @@ class Chain(list):
         super().__init__(stages)
         self._channels = channels
         self.ramp_seconds = ramp_seconds
-        self._wet = float(wet)
+        self._wet = check_wet(wet)
         self._bypass = bool(bypass)
         self._mixer: DryWetMixer | None = None
         self._wet_block: np.ndarray | None = None
@@ -195,7 +196,7 @@ class Chain(list):
 
     @wet.setter
     def wet(self, value: float) -> None:
-        self._wet = float(value)
+        self._wet = check_wet(value)
         if self._mixer is not None:
             self._mixer.wet = value
 
@@ -293,8 +294,7 @@ def process_file(effect, input_path: str | os.PathLike, output_path: str | os.Pa
     from pedalboard.io import AudioFile
 
     input_path, output_path = Path(input_path), Path(output_path)
-    if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
-        raise AudioFileError(f"output {str(output_path)!r} is the input file; choose another output path")
+    refuse_overwriting_input(output_path, [input_path])
     latency = int(getattr(effect, "latency_samples", 0))
     try:
         source = AudioFile(str(input_path))

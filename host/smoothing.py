@@ -110,7 +110,7 @@ class DryWetMixer:
                  ramp_samples: int, wet: float = 1.0, bypass: bool = False) -> None:
         self.channels = channels
         self.max_block_samples = max_block_samples
-        self._wet = _check_wet(wet)
+        self._wet = check_wet(wet)
         self._bypass = bool(bypass)
         self.delay = DelayLine(channels, latency_samples, max_block_samples)
         self.gain = LinearRamp(self._target(), ramp_samples, max_block_samples)
@@ -123,7 +123,7 @@ class DryWetMixer:
 
     @wet.setter
     def wet(self, value: float) -> None:
-        self._wet = _check_wet(value)
+        self._wet = check_wet(value)
         self.gain.set_target(self._target())
 
     @property
@@ -162,7 +162,8 @@ class DryWetMixer:
         out[:, :samples] += delayed
 
 
-def _check_wet(value: float) -> float:
+def check_wet(value: float) -> float:
+    """`value` as a float in 0..1, or `AudioDataError` saying the allowed range."""
     value = float(value)
     if not 0.0 <= value <= 1.0:
         raise AudioDataError(f"wet is {value}; expected a value from 0.0 (dry) to 1.0 (vocals only)")

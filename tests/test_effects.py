@@ -1,6 +1,8 @@
 """VocalIsolator and Chain: pedalboard's calling convention, latency compensation, chunked == whole."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from isovox.core.errors import AudioDataError, AudioFileError, ConfigMismatchError
@@ -109,6 +111,10 @@ def test_chain_is_a_list_with_bypass(isolator, music_like):
     assert len(chain) == 2 and isinstance(chain[1], Reverb)
     chain.bypass = True
     np.testing.assert_allclose(chain(audio, rate), audio, atol=1e-7)
+    with pytest.raises(AudioDataError, match="wet is 2.0"):
+        chain.wet = 2.0
+    with pytest.raises(AudioDataError, match="wet is -0.5"):
+        Chain([isolator], wet=-0.5)
 
 
 def test_process_file_streams_and_compensates(isolator, music_like, tmp_path):
@@ -122,5 +128,8 @@ def test_process_file_streams_and_compensates(isolator, music_like, tmp_path):
     np.testing.assert_allclose(written, chain(read_audio(source)[0], rate), atol=1e-4)
     with pytest.raises(AudioFileError, match="is the input"):
         process_file(chain, source, source)
+    os.link(source, tmp_path / "hardlink.wav")
+    with pytest.raises(AudioFileError, match="is the input"):
+        process_file(chain, source, tmp_path / "hardlink.wav")
     with pytest.raises(AudioFileError, match="cannot read"):
         process_file(chain, tmp_path / "missing.wav", tmp_path / "x.wav")
