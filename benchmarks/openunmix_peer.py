@@ -1,0 +1,150 @@
+"""The peer for the quality benchmark: Open-Unmix (the `openunmix` package's `OpenUnmix` network and
+its `Separator` with the Wiener post-filter), trained from scratch on isovox's training data with the
+same time budget, then run over a corpus to write one `vocals.wav` per track for
+`benchmarks/quality.py --estimates "Open-Unmix (same data)=DIR"`.
+
+    pip install --no-deps openunmix==1.3.0
+    python benchmarks/openunmix_peer.py train --data corpus-train --out runs/openunmix --time-limit-minutes 40
+    python benchmarks/openunmix_peer.py separate --model runs/openunmix/vocals.pt --data corpus-heldout \\
+        --out runs/openunmix-heldout --max-tracks 16
+
+Training follows Open-Unmix's recipe (`openunmix/train.py`): n_fft 4096, hop 1024, 16 kHz bandwidth
+(`max_bin`), hidden size 512, three bi-LSTM layers, 6 s stereo crops in batches of 16, MSE on the
+magnitude spectrogram, Adam (lr 1e-3, weight decay 1e-5), input mean/scale from training mixtures.
+Crops and augmentation (random gain, channel swap, cross-track remix) come from isovox's own
+`CropDataset`, so both models see the same data.
+
+`openunmix.transforms` imports torchaudio at module level but `OpenUnmix` and `Separator` (torch STFT
+back end) never call it; there is no torchaudio wheel for every torch (none for 2.13), so when the
+import fails an empty module stands in for it, and only for that import.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from isovox.host.quality import find_tracks, load_clip
+from isovox.training.datasets import CropDataset, TrackScanner
+from tqdm import tqdm
+
+SAMPLE_RATE = 44100
+N_FFT, HOP = 4096, 1024
+BANDWIDTH_HZ = 16000
+
+
+def _import_openunmix():
+    """(openunmix.model, openunmix.utils), standing in an empty torchaudio if it cannot load (see above)."""
+    try:
+        importlib.import_module("torchaudio")
+    except (ImportError, OSError):
+        sys.modules["torchaudio"] = types.ModuleType("torchaudio")
+    try:
+        return importlib.import_module("openunmix.model"), importlib.import_module("openunmix.utils")
+    except ImportError as exc:
+        sys.exit(f"openunmix_peer.py: error: {exc}; run `pip install --no-deps openunmix==1.3.0`")
+
+
+def _magnitude(audio: torch.Tensor) -> torch.Tensor:
+    """(batch, channels, samples) → |STFT| (batch, channels, bins, frames), Open-Unmix's settings."""
+    batch, channels, samples = audio.shape
+    spectrum = torch.stft(audio.reshape(-1, samples), N_FFT, HOP, window=torch.hann_window(N_FFT),
+                          center=False, return_complex=True)
+    return spectrum.abs().reshape(batch, channels, *spectrum.shape[-2:])
+
+
+def train(args: argparse.Namespace) -> None:
+    model_module, utils = _import_openunmix()
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    tracks = TrackScanner(args.data, SAMPLE_RATE, split="train").scan()
+    crop_samples = int(args.seq_seconds * SAMPLE_RATE)
+    max_bin = utils.bandwidth_to_max_bin(SAMPLE_RATE, N_FFT, BANDWIDTH_HZ)
+
+    # input statistics: mean and std of mixture magnitudes (channels averaged), as openunmix.train does
+    stats = CropDataset(tracks, crop_samples, 64, seed=args.seed, epoch=1_000_000)
+    frames = torch.cat([_magnitude((v + a)[None]).mean(1)[0] for v, a in (stats[i] for i in range(len(stats)))], -1)
+    mean, std = frames.mean(-1).numpy(), frames.std(-1).clamp_min(1e-4).numpy()
+    net = model_module.OpenUnmix(nb_bins=N_FFT // 2 + 1, nb_channels=2, hidden_size=512, nb_layers=3,
+                                 input_mean=mean, input_scale=std, max_bin=max_bin).train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=args.lr, weight_decay=1e-5)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + args.time_limit_minutes * 60
+    step, losses, epoch = 0, [], 0
+    bar = tqdm(desc="Open-Unmix", unit="step")
+    while time.monotonic() < deadline:
+        data = CropDataset(tracks, crop_samples, 100 * args.batch_size, seed=args.seed, epoch=epoch)
+        loader = torch.utils.data.DataLoader(data, batch_size=args.batch_size)
+        for vocals, accompaniment in loader:
+            if time.monotonic() >= deadline:
+                break
+            estimate = net(_magnitude(vocals + accompaniment))
+            loss = torch.nn.functional.mse_loss(estimate, _magnitude(vocals))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss))
+            step += 1
+            bar.update()
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+        epoch += 1
+    bar.close()
+    seen_hours = step * args.batch_size * args.seq_seconds / 3600
+    torch.save({"state_dict": net.state_dict(), "max_bin": max_bin, "steps": step, "audio_hours_seen": seen_hours,
+                "losses": losses, "minutes": args.time_limit_minutes, "threads": args.threads},
+               args.out / "vocals.pt")
+    print(f"Open-Unmix: {step} steps, {seen_hours:.2f} h of audio seen, last-100 loss "
+          f"{np.mean(losses[-100:]):.4f} → {args.out / 'vocals.pt'}")
+
+
+def separate(args: argparse.Namespace) -> None:
+    model_module, _ = _import_openunmix()
+    torch.set_num_threads(args.threads)
+    payload = torch.load(args.model, weights_only=False)
+    net = model_module.OpenUnmix(nb_bins=N_FFT // 2 + 1, nb_channels=2, hidden_size=512, nb_layers=3,
+                                 max_bin=payload["max_bin"])
+    net.load_state_dict(payload["state_dict"])
+    separator = model_module.Separator({"vocals": net.eval()}, niter=1, residual=True, n_fft=N_FFT,
+                                       n_hop=HOP, nb_channels=2, sample_rate=SAMPLE_RATE).eval()
+    tracks = find_tracks(args.data)[:args.max_tracks or None]
+    for track in tqdm(tracks, desc="Open-Unmix separate", unit="track"):
+        clip = load_clip(track, args.data, clip_seconds=0)
+        with torch.no_grad():
+            vocals = separator(torch.as_tensor(clip.mixture, dtype=torch.float32)[None])[0, 0].numpy()
+        vocals = np.pad(vocals, ((0, 0), (0, max(0, clip.mixture.shape[1] - vocals.shape[1]))))
+        out = args.out / clip.name / "vocals.wav"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(out, vocals[:, :clip.mixture.shape[1]].T, clip.sample_rate, subtype="FLOAT")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    t = commands.add_parser("train", help="train Open-Unmix vocals from scratch on isovox training data")
+    t.add_argument("--data", required=True, type=Path)
+    t.add_argument("--out", required=True, type=Path)
+    t.add_argument("--time-limit-minutes", type=float, required=True)
+    t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--seq-seconds", type=float, default=6.0)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--seed", type=int, default=42)
+    s = commands.add_parser("separate", help="write <out>/<track>/vocals.wav for every track of a corpus")
+    s.add_argument("--model", required=True, type=Path)
+    s.add_argument("--data", required=True, type=Path)
+    s.add_argument("--out", required=True, type=Path)
+    s.add_argument("--max-tracks", type=int, default=0)
+    s.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    (train if args.command == "train" else separate)(args)
+
+
+if __name__ == "__main__":
+    main()
