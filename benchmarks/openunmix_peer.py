@@ -90,7 +90,7 @@ def train(args: argparse.Namespace) -> None:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             step += 1
             bar.update()
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")

@@ -3,8 +3,10 @@
 Rows: the mixture (floor), REPET-SIM (librosa's nn_filter soft mask), the oracle ideal ratio mask with
 mixture phase (ceiling) and with Griffin-Lim phase, isovox offline / streaming / Griffin-Lim phase,
 and optional hooks: the seed's configuration (`--seed-model`, a magnitude model evaluated with
-Griffin-Lim from random phase), Open-Unmix (`--openunmix`, needs the openunmix package + torchaudio
-+ network for its weights), and estimates made by any other tool (`--estimates NAME=DIR`).
+Griffin-Lim from random phase), pre-trained Open-Unmix umxhq (`--openunmix`, needs the openunmix
+package + torchaudio + network for its weights), estimates written by any other tool
+(`--estimates NAME=DIR`, e.g. by `benchmarks/openunmix_peer.py`, Open-Unmix trained on our data) and
+other isovox models scored offline (`--extra-model NAME=ONNX`, e.g. an earlier checkpoint).
 
     python benchmarks/quality.py --data corpus-heldout --out benchmarks/results/quality-heldout
     python benchmarks/quality.py --data /data/musdb18hq/test --max-tracks 10 --out benchmarks/results/quality-musdb
@@ -65,6 +67,8 @@ def main() -> int:
     parser.add_argument("--no-griffinlim", action="store_true", help="skip the Griffin-Lim rows (slow)")
     parser.add_argument("--seed-model", help="hook: a --output-kind magnitude model, scored with random-phase GL")
     parser.add_argument("--openunmix", action="store_true", help="hook: score Open-Unmix umxhq (see docstring)")
+    parser.add_argument("--extra-model", action="append", default=[], metavar="NAME=ONNX",
+                        help="also score another isovox model offline (e.g. an earlier checkpoint) as row NAME")
     parser.add_argument("--estimates", action="append", default=[], metavar="NAME=DIR",
                         help="hook: score vocals.wav files another tool wrote as DIR/<split>/<track>/vocals.wav")
     parser.add_argument("--plot", action="store_true", help="also draw isovox's separation of the first clip")
@@ -79,6 +83,9 @@ def main() -> int:
             if not args.no_griffinlim:
                 methods["isovox offline, Griffin-Lim phase"] = quality.separator_method(
                     args.model, args.device, phase="griffinlim")
+        for item in args.extra_model:
+            name, _, path = item.partition("=")
+            methods[name] = quality.separator_method(path, args.device)
         if args.seed_model:
             methods["seed config (magnitude, L1, GL from random phase)"] = quality.seed_method(
                 args.seed_model, args.device)
