@@ -11,29 +11,24 @@ not depend on the accompaniment estimate (checked equal to the two-source call),
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 from isovox.core.features import log_magnitude
 from isovox.core.masks import apply_magnitude, apply_mask, ideal_ratio_mask
-from isovox.core.metrics import median_over_tracks
+from isovox.core.metrics import median_over_tracks, sdr_museval
 from isovox.core.stft import StftConfig, istft, stft
 from isovox.training.datasets import ValidationClip
 from isovox.training.model import UNet
 
 
 def vocal_sdr(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> float:
-    """Median over 1 s windows of museval's v4 SDR, (2, samples) each; NaN if all windows are silent."""
-    import museval  # heavy import, only for validation
-
+    """`core.metrics.sdr_museval`'s vocals SDR, (2, samples) each; NaN for a silent reference (the clip
+    is then skipped by the median), −inf for a silent estimate (a model that outputs nothing)."""
     if not np.any(reference):
-        return float("nan")  # museval refuses an all-zero reference; the clip is skipped in the median
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        sdr, _, _, _ = museval.evaluate(reference.T[None].astype(np.float64), estimate.T[None].astype(np.float64),
-                                        win=sample_rate, hop=sample_rate)
-        return float(np.nanmedian(sdr[0])) if np.any(np.isfinite(sdr[0])) else float("nan")
+        return float("nan")
+    if not np.any(estimate):
+        return float("-inf")
+    return sdr_museval(reference, estimate, sample_rate).sdr
 
 
 def separate_clip(model: UNet, mixture: np.ndarray) -> np.ndarray:
