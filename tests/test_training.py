@@ -5,6 +5,7 @@ import csv
 
 import numpy as np
 import pytest
+import torch
 
 torch = pytest.importorskip("torch")
 
@@ -138,3 +139,29 @@ def test_validation_sdr_orders_estimates_and_marks_silence():
     assert clean == pytest.approx(20.0, abs=0.5) and noisy == pytest.approx(0.0, abs=0.5)
     assert vocal_sdr(vocals, np.zeros_like(vocals), 44100) == -np.inf
     assert np.isnan(vocal_sdr(np.zeros_like(vocals), vocals, 44100))
+
+
+def test_batch_norm_recalibration_uses_the_exact_statistics(tmp_path):
+    """Precise BN: with every crop in one batch, each BatchNorm's running mean/variance become exactly
+    that batch's statistics of its input; weights do not change and the model is left in eval mode."""
+    from isovox.training.model import UNet
+    from isovox.training.recalibrate import recalibrate_batch_norm
+
+    write_musdb(tmp_path / "data", 2, 3.0, "train")
+    tracks = TrackScanner(tmp_path / "data", 44100, split="train").scan()
+    torch.manual_seed(0)
+    model = UNet(ModelConfig(channels=(4, 8, 8)))
+    weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k}
+    norm = model.encoders[1].norm2
+    seen = []
+    handle = norm.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].detach().clone()))
+    recalibrate_batch_norm(model, tracks, crop_frames=40, crops=3, seed=0, epoch=0, batch_size=3)
+    handle.remove()
+    assert len(seen) == 1 and not model.training
+    batch = seen[0].double()
+    torch.testing.assert_close(norm.running_mean.double(), batch.mean(dim=(0, 2, 3)), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(norm.running_var.double(), batch.var(dim=(0, 2, 3), unbiased=True), rtol=1e-4,
+                               atol=1e-6)
+    assert norm.momentum == 0.1
+    for key, value in weights.items():
+        torch.testing.assert_close(model.state_dict()[key], value, msg=key)

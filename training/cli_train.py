@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=0, help="data loader processes")
     parser.add_argument("--valid-clips", type=int, default=8)
     parser.add_argument("--valid-seconds", type=float, default=6.0)
+    parser.add_argument("--bn-crops", type=int, default=16,
+                        help="re-estimate batch-norm statistics on this many fresh crops before each "
+                             "validation (precise BN; 0: keep the running averages)")
     parser.add_argument("--skip-incomplete", action="store_true",
                         help="skip tracks still being written (a corpus being rendered); rescanned each epoch")
     parser.add_argument("--time-limit-minutes", type=float, default=0.0,
@@ -63,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     for name in ("epochs", "steps_per_epoch", "batch_size", "crop_frames", "valid_clips"):
         if getattr(args, name) <= 0:
             raise ConfigMismatchError(f"--{name.replace('_', '-')} {getattr(args, name)} must be positive")
+    if args.bn_crops < 0:
+        raise ConfigMismatchError(f"--bn-crops {args.bn_crops} must be ≥ 0")
     if args.lookahead_frames < 0:
         raise ConfigMismatchError(f"--lookahead-frames {args.lookahead_frames} must be ≥ 0")
     model = ModelConfig(channels=args.channels, lookahead_frames=args.lookahead_frames,
@@ -76,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         data=args.data, out=args.out, valid_data=args.valid_data, epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, lr=args.lr, loss=args.loss,
         model=model, crop_frames=args.crop_frames, seed=args.seed, threads=args.threads,
-        num_workers=args.workers, resume=args.resume, valid_clips=args.valid_clips,
+        num_workers=args.workers, resume=args.resume, valid_clips=args.valid_clips, bn_crops=args.bn_crops,
         valid_seconds=args.valid_seconds, skip_incomplete=args.skip_incomplete,
         time_limit_minutes=args.time_limit_minutes, training_data=args.training_data,
         augmentation=Augmentation.none() if args.no_augment else Augmentation(), progress=not args.quiet,

@@ -34,6 +34,7 @@ from isovox.training.evaluate import model_score, reference_scores
 from isovox.training.features import log_magnitude, stft
 from isovox.training.losses import separation_loss
 from isovox.training.model import ModelConfig, UNet
+from isovox.training.recalibrate import recalibrate_batch_norm
 from tqdm import tqdm
 
 STATS_EPOCH = 1_000_000  # crop-seed "epoch" of the normalisation statistics (never a training epoch)
@@ -64,6 +65,8 @@ class TrainConfig:
     skip_incomplete: bool = False       # a corpus still being rendered: skip unfinished tracks
     time_limit_minutes: float = 0.0     # 0: none; else no epoch starts that would end after it
     stat_crops: int = 64
+    bn_crops: int = 16                  # batch-norm recalibration crops before each validation (0: off)
+    bn_crop_frames: int = 512
     augmentation: Augmentation = field(default_factory=Augmentation)
     training_data: str = ""             # one-line description stored in checkpoints (auto if empty)
     progress: bool = True
@@ -311,6 +314,7 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
         audio_rate = len(losses) * config.batch_size * crop_samples / rate / train_seconds
 
         if env.main:
+            recalibrate_batch_norm(model, tracks, config.bn_crop_frames, config.bn_crops, config.seed, epoch)
             score = model_score(model, clips)
             improved = score > best or not math.isfinite(best)
             best = max(best, score) if math.isfinite(score) else best

@@ -1,0 +1,72 @@
+"""Precise batch norm: re-estimate a trained U-Net's BatchNorm statistics on fresh training crops.
+
+The momentum-0.1 running averages that training leaves mostly reflect the last few small batches.
+Recomputing them as an exact average over many crops is forward passes only and changes no weight.
+`isovox train` does it before every validation (`--bn-crops`); for a checkpoint trained without it:
+
+    python -m isovox.training.recalibrate runs/x/best.pt --data corpus-train -o runs/x/best-bn.pt
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+from isovox.training.datasets import CropDataset, Track, TrackScanner
+from isovox.training.features import log_magnitude, stft
+from isovox.training.model import UNet
+
+RECALIBRATION_EPOCH = 2_000_000  # crop-seed "epoch" of the recalibration crops (+ the training epoch)
+
+
+def recalibrate_batch_norm(model: UNet, tracks: list[Track], crop_frames: int, crops: int, seed: int,
+                           epoch: int, batch_size: int = 4) -> None:
+    """Replace every BatchNorm's running mean/variance by their exact average over `crops` fresh
+    training mixtures ("precise BN"). The momentum-0.1 running averages mostly reflect the last few
+    small batches; measured on the 80-minute run's epoch-5 checkpoint: validation SDR 1.65 → 1.85 dB.
+    Forward passes only; leaves the model in eval mode."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    if not norms or crops <= 0:
+        return
+    cfg = model.config.stft
+    device = next(model.parameters()).device
+    dataset = CropDataset(tracks, crop_frames * cfg.hop_samples, crops, seed=seed, epoch=RECALIBRATION_EPOCH + epoch)
+    saved = [(m.momentum, m.training) for m in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average over every batch that follows
+    model.train()
+    with torch.no_grad():
+        for first in range(0, crops, batch_size):
+            items = [dataset[i] for i in range(first, min(crops, first + batch_size))]
+            mixture = torch.stack([v + a for v, a in items]).reshape(-1, dataset.crop_samples).to(device)
+            features = log_magnitude(stft(mixture, cfg), cfg)[:, None]
+            model(features.contiguous(memory_format=torch.channels_last))
+    for norm, (momentum, _) in zip(norms, saved):
+        norm.momentum = momentum
+    model.eval()
+
+
+def main() -> None:
+    from isovox.training.checkpoint import load_checkpoint, save_checkpoint
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--data", required=True, type=Path, help="training data folder (its train split is used)")
+    parser.add_argument("-o", "--out", required=True, type=Path, help="checkpoint to write (not the input)")
+    parser.add_argument("--crops", type=int, default=16)
+    parser.add_argument("--crop-frames", type=int, default=512)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if args.out.resolve() == args.checkpoint.resolve():
+        parser.error("--out must differ from the input checkpoint")
+    model, payload = load_checkpoint(args.checkpoint)
+    tracks = TrackScanner(args.data, model.config.stft.sample_rate, split="train").scan()
+    recalibrate_batch_norm(model, tracks, args.crop_frames, args.crops, args.seed, payload.get("epoch", 0))
+    save_checkpoint(args.out, model, epoch=payload.get("epoch", 0), metrics=payload.get("metrics", {}),
+                    training_data=payload.get("training_data", ""))
+    print(f"wrote {args.out} (batch norm from {args.crops} crops × {args.crop_frames} frames)")
+
+
+if __name__ == "__main__":
+    main()
