@@ -13,7 +13,7 @@ def _channels(text: str) -> tuple[int, ...]:
         values = tuple(int(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"--channels {text!r}: expected comma-separated integers, "
-                                         "e.g. 12,24,32,48,64") from None
+                                         "e.g. 8,16,24,48,64") from None
     if len(values) < 2 or min(values) <= 0:
         raise argparse.ArgumentTypeError(f"--channels {text!r}: expected ≥ 2 positive integers")
     return values
@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loss", choices=("l1", "mse", "l1c", "sdr"), default="l1",
                         help="l1 (seed), mse, l1c (L1 on magnitudes**0.3), sdr (waveform)")
     parser.add_argument("--output-kind", choices=("mask", "magnitude"), default="mask")
-    parser.add_argument("--channels", type=_channels, default=(12, 24, 32, 48, 64),
-                        help="channels per U-Net level (default 12,24,32,48,64)")
+    parser.add_argument("--channels", type=_channels, default=(8, 16, 24, 48, 64),
+                        help="channels per U-Net level (default 8,16,24,48,64: the shipped model)")
     parser.add_argument("--lookahead-frames", type=int, default=0)
     parser.add_argument("--crop-frames", type=int, default=128, help="STFT frames per training crop")
     parser.add_argument("--n-fft", type=int, default=1024)

@@ -25,7 +25,7 @@ from torch import nn
 class ModelConfig:
     """Architecture hyper-parameters; stored in checkpoints and ONNX metadata."""
 
-    channels: tuple[int, ...] = (12, 24, 32, 48, 64)  # per level: depth = len(channels) - 1 poolings
+    channels: tuple[int, ...] = (8, 16, 24, 48, 64)  # per level: depth = len(channels) - 1 poolings
     time_kernel: int = 3
     dilation_growth: int = 2            # time dilation multiplies by this per level
     lookahead_frames: int = 0
