@@ -32,6 +32,7 @@ import soundfile as sf
 import torch
 from isovox.host.quality import find_tracks, load_clip
 from isovox.training.datasets import CropDataset, TrackScanner
+from isovox.training.train import STATS_EPOCH
 from tqdm import tqdm
 
 SAMPLE_RATE = 44100
@@ -51,6 +52,13 @@ def _import_openunmix():
         sys.exit(f"openunmix_peer.py: error: {exc}; run `pip install --no-deps openunmix==1.3.0`")
 
 
+def _network(model_module, max_bin: int, input_mean: np.ndarray | None = None,
+             input_scale: np.ndarray | None = None):
+    """Open-Unmix's default vocals network for stereo 44.1 kHz: 3 bi-LSTM layers, hidden size 512."""
+    return model_module.OpenUnmix(nb_bins=N_FFT // 2 + 1, nb_channels=2, hidden_size=512, nb_layers=3,
+                                  input_mean=input_mean, input_scale=input_scale, max_bin=max_bin)
+
+
 def _magnitude(audio: torch.Tensor) -> torch.Tensor:
     """(batch, channels, samples) → |STFT| (batch, channels, bins, frames), Open-Unmix's settings."""
     batch, channels, samples = audio.shape
@@ -68,11 +76,10 @@ def train(args: argparse.Namespace) -> None:
     max_bin = utils.bandwidth_to_max_bin(SAMPLE_RATE, N_FFT, BANDWIDTH_HZ)
 
     # input statistics: mean and std of mixture magnitudes (channels averaged), as openunmix.train does
-    stats = CropDataset(tracks, crop_samples, 64, seed=args.seed, epoch=1_000_000)
+    stats = CropDataset(tracks, crop_samples, 64, seed=args.seed, epoch=STATS_EPOCH)
     frames = torch.cat([_magnitude((v + a)[None]).mean(1)[0] for v, a in (stats[i] for i in range(len(stats)))], -1)
     mean, std = frames.mean(-1).numpy(), frames.std(-1).clamp_min(1e-4).numpy()
-    net = model_module.OpenUnmix(nb_bins=N_FFT // 2 + 1, nb_channels=2, hidden_size=512, nb_layers=3,
-                                 input_mean=mean, input_scale=std, max_bin=max_bin).train()
+    net = _network(model_module, max_bin, mean, std).train()
     optimizer = torch.optim.Adam(net.parameters(), lr=args.lr, weight_decay=1e-5)
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -108,8 +115,7 @@ def separate(args: argparse.Namespace) -> None:
     model_module, _ = _import_openunmix()
     torch.set_num_threads(args.threads)
     payload = torch.load(args.model, weights_only=False)
-    net = model_module.OpenUnmix(nb_bins=N_FFT // 2 + 1, nb_channels=2, hidden_size=512, nb_layers=3,
-                                 max_bin=payload["max_bin"])
+    net = _network(model_module, payload["max_bin"])
     net.load_state_dict(payload["state_dict"])
     separator = model_module.Separator({"vocals": net.eval()}, niter=1, residual=True, n_fft=N_FFT,
                                        n_hop=HOP, nb_channels=2, sample_rate=SAMPLE_RATE).eval()
@@ -127,21 +133,21 @@ def separate(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    t = commands.add_parser("train", help="train Open-Unmix vocals from scratch on isovox training data")
-    t.add_argument("--data", required=True, type=Path)
-    t.add_argument("--out", required=True, type=Path)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", required=True, type=Path, help="corpus folder (MUSDB18-HQ layout)")
+    common.add_argument("--out", required=True, type=Path)
+    common.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    t = commands.add_parser("train", parents=[common],
+                            help="train Open-Unmix vocals from scratch on isovox training data")
     t.add_argument("--time-limit-minutes", type=float, required=True)
-    t.add_argument("--threads", type=int, default=1)
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--seq-seconds", type=float, default=6.0)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--seed", type=int, default=42)
-    s = commands.add_parser("separate", help="write <out>/<track>/vocals.wav for every track of a corpus")
+    s = commands.add_parser("separate", parents=[common],
+                            help="write <out>/<track>/vocals.wav for every track of a corpus")
     s.add_argument("--model", required=True, type=Path)
-    s.add_argument("--data", required=True, type=Path)
-    s.add_argument("--out", required=True, type=Path)
     s.add_argument("--max-tracks", type=int, default=0)
-    s.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     (train if args.command == "train" else separate)(args)
 

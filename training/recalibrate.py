@@ -17,6 +17,8 @@ from isovox.training.features import log_magnitude, stft
 from isovox.training.model import UNet
 
 RECALIBRATION_EPOCH = 2_000_000  # crop-seed "epoch" of the recalibration crops (+ the training epoch)
+DEFAULT_CROPS = 16
+DEFAULT_CROP_FRAMES = 512  # 6 s at 44.1 kHz / hop 512
 
 
 def recalibrate_batch_norm(model: UNet, tracks: list[Track], crop_frames: int, crops: int, seed: int,
@@ -31,18 +33,17 @@ def recalibrate_batch_norm(model: UNet, tracks: list[Track], crop_frames: int, c
     cfg = model.config.stft
     device = next(model.parameters()).device
     dataset = CropDataset(tracks, crop_frames * cfg.hop_samples, crops, seed=seed, epoch=RECALIBRATION_EPOCH + epoch)
-    saved = [(m.momentum, m.training) for m in norms]
+    momenta = [norm.momentum for norm in norms]
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None  # cumulative average over every batch that follows
     model.train()
     with torch.no_grad():
-        for first in range(0, crops, batch_size):
-            items = [dataset[i] for i in range(first, min(crops, first + batch_size))]
-            mixture = torch.stack([v + a for v, a in items]).reshape(-1, dataset.crop_samples).to(device)
+        for vocals, accompaniment in torch.utils.data.DataLoader(dataset, batch_size=batch_size):
+            mixture = (vocals + accompaniment).reshape(-1, dataset.crop_samples).to(device)
             features = log_magnitude(stft(mixture, cfg), cfg)[:, None]
             model(features.contiguous(memory_format=torch.channels_last))
-    for norm, (momentum, _) in zip(norms, saved):
+    for norm, momentum in zip(norms, momenta):
         norm.momentum = momentum
     model.eval()
 
@@ -54,8 +55,8 @@ def main() -> None:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--data", required=True, type=Path, help="training data folder (its train split is used)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="checkpoint to write (not the input)")
-    parser.add_argument("--crops", type=int, default=16)
-    parser.add_argument("--crop-frames", type=int, default=512)
+    parser.add_argument("--crops", type=int, default=DEFAULT_CROPS)
+    parser.add_argument("--crop-frames", type=int, default=DEFAULT_CROP_FRAMES)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.out.resolve() == args.checkpoint.resolve():

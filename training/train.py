@@ -34,7 +34,7 @@ from isovox.training.evaluate import model_score, reference_scores
 from isovox.training.features import log_magnitude, stft
 from isovox.training.losses import separation_loss
 from isovox.training.model import ModelConfig, UNet
-from isovox.training.recalibrate import recalibrate_batch_norm
+from isovox.training.recalibrate import DEFAULT_CROP_FRAMES, DEFAULT_CROPS, recalibrate_batch_norm
 from tqdm import tqdm
 
 STATS_EPOCH = 1_000_000  # crop-seed "epoch" of the normalisation statistics (never a training epoch)
@@ -65,8 +65,8 @@ class TrainConfig:
     skip_incomplete: bool = False       # a corpus still being rendered: skip unfinished tracks
     time_limit_minutes: float = 0.0     # 0: none; else no epoch starts that would end after it
     stat_crops: int = 64
-    bn_crops: int = 16                  # batch-norm recalibration crops before each validation (0: off)
-    bn_crop_frames: int = 512
+    bn_crops: int = DEFAULT_CROPS       # batch-norm recalibration crops before each validation (0: off)
+    bn_crop_frames: int = DEFAULT_CROP_FRAMES
     augmentation: Augmentation = field(default_factory=Augmentation)
     training_data: str = ""             # one-line description stored in checkpoints (auto if empty)
     progress: bool = True
