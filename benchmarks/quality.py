@@ -10,9 +10,12 @@ other isovox models scored offline (`--extra-model NAME=ONNX`, e.g. an earlier c
 
     python benchmarks/quality.py --data corpus-heldout --out benchmarks/results/quality-heldout
     python benchmarks/quality.py --data /data/musdb18hq/test --max-tracks 10 --out benchmarks/results/quality-musdb
+    python benchmarks/quality.py --data /work/data/suite --out benchmarks/results/quality-suite --no-griffinlim
 
 Writes <out>.md (table), <out>.json (per-clip scores) and <out>.png (SDR per clip and method), and
-with --plot a spectrogram picture of isovox on the first clip (<out>-separation.png).
+with --plot a spectrogram picture of isovox on the first clip (<out>-separation.png). On a held-out
+suite (`benchmarks/heldout_suite.py`) the table and JSON also give each category, and
+<out>-categories.png the SDR median per category and method.
 """
 from __future__ import annotations
 
@@ -53,7 +56,8 @@ def openunmix_method(device: str = "cpu") -> quality.Method:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help="folder in the MUSDB18-HQ layout (test/ and/or train/)")
+    parser.add_argument("--data", required=True,
+                        help="folder in the MUSDB18-HQ layout (test/ and/or train/), or a held-out suite")
     parser.add_argument("--out", required=True, type=Path, help="results path without suffix")
     parser.add_argument("--model", default="default", help="isovox model ('default' or an ONNX file)")
     parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
@@ -108,6 +112,8 @@ def main() -> int:
               + ("" if args.no_isovox else f"model `{args.model}`; ")
               + f"device `{args.device}`; isovox {revision}; {date}.\n"
               + (f"Skipped (instrumental, no vocals to score): {', '.join(skipped)}.\n" if skipped else "")
+              + ("Categories from suite.json; the second table gives each category's medians.\n"
+                 if results.categories else "")
               + "Vocals SDR/SIR/SAR: museval BSS Eval v4, two sources (vocals, mixture − vocals), "
               "1 s frames, median over frames per clip, median over clips. SI-SDR: whole clip, median "
               "over clips. RTF: processing s ÷ audio s (2-core CPU, other jobs running).\n\n"
@@ -120,6 +126,11 @@ def main() -> int:
          "clip_seconds": args.clip_seconds, **results.to_dict()}), indent=2) + "\n")
     plot_quality_bars(args.out.with_suffix(".png"),
                       {m: {c: s.sdr for c, s in per.items()} for m, per in results.scores.items()})
+    if results.categories:
+        plot_quality_bars(args.out.parent / f"{args.out.name}-categories.png",
+                          {m: {cat: results.median(m, "sdr", cat) for cat in results.category_names()}
+                           for m in results.scores},
+                          title="Vocals SDR per category (median over its clips; last group: median of those)")
     if args.plot and "isovox offline" in methods:
         clip = clips[0]
         plot_separation(args.out.parent / f"{args.out.name}-separation.png", clip.sample_rate, clip.mixture,

@@ -37,3 +37,12 @@ class CheckpointError(IsovoxError):
 
 class ToolMissingError(IsovoxError):
     """An external program (fluidsynth, espeak-ng, festival, jackd) is not installed."""
+
+
+class ClippingWarning(UserWarning):
+    """Samples beyond full scale were clipped (or rescaled) on the way into a file; the message counts
+    them (a warning, not an error: the file is written)."""
+
+
+class LicenceError(IsovoxError):
+    """A data source's licence is unknown or forbids its use where it was asked for (NC/ND in training)."""

@@ -15,6 +15,10 @@ from isovox.core.errors import IsovoxError
 
 from isovox import __version__
 
+# modules that only an optional extra installs → that extra (`pip install 'isovox[EXTRA]'`)
+EXTRA_MODULES = {"torch": "train", "onnx": "train", "onnxscript": "train", "museval": "train",
+                 "mido": "train", "scipy": "train", "matplotlib": "plot"}
+
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "separate": ("isovox.host.cli_separate", "isolate the vocals of an audio file"),
@@ -25,6 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("isovox.export.cli", "turn a training checkpoint into an ONNX model"),
     "train": ("isovox.training.cli_train", "train a model on stems (needs the [train] extra)"),
     "make-corpus": ("isovox.training.corpus.cli", "render the built-in synthetic training corpus"),
+    "prepare-data": ("isovox.training.corpus.cli_prepare", "decode the recorded speech and music sources into pools"),
 }
 
 
@@ -36,8 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
         try:
             module = importlib.import_module(module_name)
-        except ImportError as exc:  # a subcommand whose extra is not installed
-            sub_parser.set_defaults(_unavailable=f"`isovox {name}` is unavailable: {exc}")
+        except ModuleNotFoundError as exc:  # a subcommand module that imports its extra at the top
+            sub_parser.set_defaults(_unavailable=missing_extra_message(name, exc) or f"`isovox {name}` "
+                                    f"is unavailable: {exc}; reinstall isovox")
             continue
         module.add_arguments(sub_parser)
         sub_parser.set_defaults(_run=module.run)
@@ -46,13 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)  # an unavailable subcommand knows none of its options
     if args.command is None:
         parser.print_help()
         return 2
     if getattr(args, "_unavailable", None):
         print(f"isovox: error: {args._unavailable}", file=sys.stderr)
         return 2
+    if unknown:
+        parser.parse_args(argv)  # argparse's own error and exit status for unknown arguments
     try:
         return int(args._run(args) or 0)
     except IsovoxError as exc:
@@ -61,12 +69,32 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("isovox: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # never a traceback for a user; ISOVOX_DEBUG=1 shows it
-        if os.environ.get("ISOVOX_DEBUG"):
-            raise
-        print(f"isovox: internal error: {type(exc).__name__}: {exc} (ISOVOX_DEBUG=1 shows the traceback)",
-              file=sys.stderr)
-        return 1
+    except ModuleNotFoundError as exc:  # subcommands import their extra's modules inside run()
+        message = missing_extra_message(args.command, exc)
+        if message is None:
+            return _internal_error(exc)
+        print(f"isovox: error: {message}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - never a traceback for a user; ISOVOX_DEBUG=1 shows it
+        return _internal_error(exc)
+
+
+def missing_extra_message(command: str, exc: ModuleNotFoundError) -> str | None:
+    """The one-line fix when `exc` is a module of an optional extra, else None."""
+    module = (exc.name or "").split(".")[0]
+    extra = EXTRA_MODULES.get(module)
+    if extra is None:
+        return None
+    return (f"`isovox {command}` needs {module}, which the [{extra}] extra installs: "
+            f"pip install 'isovox[{extra}]'")
+
+
+def _internal_error(exc: Exception) -> int:
+    if os.environ.get("ISOVOX_DEBUG"):
+        raise exc
+    print(f"isovox: internal error: {type(exc).__name__}: {exc} (ISOVOX_DEBUG=1 shows the traceback)",
+          file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ def model_info(model: str = "default", device: str = "auto") -> dict:
             "available": available_providers(),
             "requested_device": device,
             "used": loaded.provider,
+            "reason": loaded.provider_note,
             "notes": [str(w.message) for w in caught],
         },
     }
@@ -67,7 +68,8 @@ def _text(info: dict) -> str:
         f"code revision:      {meta['code_revision'] or '(not recorded)'}",
         f"providers:          available {', '.join(info['providers']['available'])}",
         (f"                    used with --device {info['providers']['requested_device']}: "
-         f"{info['providers']['used']}"),
+         f"{info['providers']['used']}" + (f" ({info['providers']['reason']})" if info['providers']['reason']
+                                           else "")),
         *(f"                    note: {note}" for note in info["providers"]["notes"]),
         "all metadata properties:",
         *(f"  {key} = {value}" for key, value in info["properties"].items()),

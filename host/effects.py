@@ -20,13 +20,25 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-from isovox.core.audio_io import refuse_overwriting_input
-from isovox.core.errors import AudioDataError, AudioFileError, ConfigMismatchError, IsovoxError
+from isovox.core.audio_io import (
+    AtomicAudioWriter,
+    StreamResampler,
+    check_output_path,
+    format_for,
+    output_subtype,
+    read_blocks,
+    read_info,
+    validate_audio,
+    warn_clipping,
+)
+from isovox.core.errors import AudioDataError, ConfigMismatchError, IsovoxError
 
+from .separator import BlockQueue
 from .smoothing import DEFAULT_RAMP_SECONDS, DryWetMixer, check_wet
 from .streaming import StreamingSeparator
 
 MAX_BLOCK_SAMPLES = 4096          # internal block: buffer_size is capped to this
+FILE_BLOCK_SAMPLES = 65536        # samples per channel read at a time by read_audio
 
 
 def to_channels_first(audio: np.ndarray, channels: int) -> tuple[np.ndarray, bool]:
@@ -191,6 +203,11 @@ class Chain(list):
         return sum(stage.latency_samples for stage in self if _is_isovox_stage(stage))
 
     @property
+    def sample_rate(self) -> int | None:
+        """The first isovox stage's rate (what `process_file` resamples to), None without one."""
+        return next((stage.sample_rate for stage in self if _is_isovox_stage(stage)), None)
+
+    @property
     def wet(self) -> float:
         return self._wet
 
@@ -254,77 +271,95 @@ class Chain(list):
         return out
 
 
-# --- files through pedalboard.io.AudioFile ---------------------------------------------------------
+# --- files, through isovox's one audio I/O stack (isovox.core.audio_io, soundfile) ---------------------
 
 def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    """(channels, samples) float32 and the sample rate of any file pedalboard.io can read."""
-    from pedalboard.io import AudioFile
+    """(channels, samples) float32 and the sample rate of a whole WAV, FLAC, OGG, MP3 or AIFF file.
 
-    try:
-        with AudioFile(str(path)) as handle:
-            return handle.read(handle.frames).astype(np.float32, copy=False), int(handle.samplerate)
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise AudioFileError(f"cannot read {str(path)!r}: {exc}; pass an existing WAV/FLAC/MP3/OGG file") from exc
+    Errors are the one-line `AudioFileError`/`AudioDataError` of `isovox separate`; for long files
+    `process_file` streams instead."""
+    info = read_info(path)
+    return np.concatenate(list(read_blocks(info, FILE_BLOCK_SAMPLES)), axis=1), info.sample_rate
 
 
-def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> None:
-    """Write (channels, samples) float audio atomically (temp file + os.replace), format by extension."""
-    from pedalboard.io import AudioFile
-
-    path = Path(path)
-    temp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        with AudioFile(str(temp), "w", samplerate=sample_rate, num_channels=audio.shape[0]) as handle:
-            handle.write(np.asarray(audio, np.float32))
-        os.replace(temp, path)
-    except (OSError, ValueError, RuntimeError) as exc:
-        temp.unlink(missing_ok=True)
-        raise AudioFileError(f"cannot write {str(path)!r}: {exc}; check the folder and the extension "
-                             "(.wav, .flac, .ogg, .mp3)") from exc
+def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int,
+                subtype: str | None = None) -> None:
+    """Write (channels, samples) float audio atomically (temp file + os.replace), the format by the
+    extension (.wav, .flac, .ogg, .mp3, .aiff), the format's default subtype (16-bit) unless `subtype`
+    names another ("PCM_24", "FLOAT"). Samples beyond full scale are clipped, counted in a ClippingWarning."""
+    audio = validate_audio(audio, sample_rate)
+    check_output_path(path, [], sample_rate, audio.shape[0])
+    with AtomicAudioWriter(path, sample_rate, audio.shape[0], subtype) as writer:
+        writer.write(audio)
+        writer.commit()
+    warn_clipping([writer], str(path))
 
 
 def process_file(effect, input_path: str | os.PathLike, output_path: str | os.PathLike,
                  chunk_samples: int = 65536) -> int:
     """Stream a file through `effect` (a Chain, VocalIsolator or pedalboard plugin) in constant memory.
 
-    Reads with pedalboard.io.AudioFile (resampled to the effect's rate where it has one and the file
-    differs), runs chunks with reset=False, compensates the latency (drops the first
-    `latency_samples`, flushes with silence), writes atomically. Returns the file's sample rate used.
-    """
-    from pedalboard.io import AudioFile
+    The file is resampled to the effect's rate where it has one and back, run in chunks with
+    reset=False, its latency compensated (the first `latency_samples` dropped, flushed with silence),
+    so the output has exactly the input's rate, channel count and length; a mono file runs through a
+    multichannel effect as identical channels and is averaged back. The subtype follows the input
+    where the format allows (see `output_subtype`). Written atomically: on any error, of any type, no
+    output or temp file is left, and the input is never overwritten. Returns the output's sample rate."""
+    info = read_info(input_path)
+    output_path = check_output_path(output_path, [info.path], info.sample_rate, info.channels)
+    effect_channels = getattr(effect, "channels", None)
+    if effect_channels is not None and info.channels not in (1, effect_channels):
+        raise AudioDataError(f"{str(info.path)!r} has {info.channels} channels but the effect has "
+                             f"{effect_channels}; build it with channels={info.channels}")
+    if hasattr(effect, "reset"):
+        effect.reset()
+    subtype = output_subtype(format_for(output_path), info.subtype)
+    with AtomicAudioWriter(output_path, info.sample_rate, info.channels, subtype) as writer:
+        for block in _through_effect(effect, read_blocks(info, chunk_samples), info,
+                                     effect_channels or info.channels, chunk_samples):
+            writer.write(block)
+        writer.commit()
+    warn_clipping([writer], str(info.path))
+    return info.sample_rate
 
-    input_path, output_path = Path(input_path), Path(output_path)
-    refuse_overwriting_input(output_path, [input_path])
+
+def _through_effect(effect, blocks: Iterable[np.ndarray], info, channels: int,
+                    chunk_samples: int) -> Iterable[np.ndarray]:
+    """The effect's latency-compensated output for `blocks` of a file, run `chunk_samples` at a time
+    with `channels` channels: at the file's rate, with its channel count, exactly `info.frames` samples."""
+    effect_rate = int(getattr(effect, "sample_rate", None) or info.sample_rate)
+    to_effect = StreamResampler(info.sample_rate, effect_rate, info.channels)
+    from_effect = StreamResampler(effect_rate, info.sample_rate, info.channels)
     latency = int(getattr(effect, "latency_samples", 0))
-    try:
-        source = AudioFile(str(input_path))
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise AudioFileError(f"cannot read {str(input_path)!r}: {exc}; pass an existing audio file") from exc
-    rate = int(getattr(effect, "sample_rate", source.samplerate))
-    temp = output_path.with_name(f".{output_path.stem}.partial{output_path.suffix}")
-    with source:
-        reader = source.resampled_to(rate) if int(source.samplerate) != rate else source
-        if hasattr(effect, "reset"):
-            effect.reset()
-        to_skip = latency
-        try:
-            with AudioFile(str(temp), "w", samplerate=rate, num_channels=source.num_channels) as sink:
-                def emit(block: np.ndarray) -> None:
-                    nonlocal to_skip
-                    out = effect.process(block, rate, reset=False)
-                    skip = min(to_skip, out.shape[1])
-                    to_skip -= skip
-                    if out.shape[1] > skip:
-                        sink.write(out[:, skip:])
-                while reader.tell() < reader.frames:
-                    emit(reader.read(chunk_samples).astype(np.float32, copy=False))
-                if latency:
-                    emit(np.zeros((source.num_channels, latency), np.float32))
-            os.replace(temp, output_path)
-        except (OSError, ValueError, RuntimeError) as exc:
-            temp.unlink(missing_ok=True)
-            raise AudioFileError(f"cannot write {str(output_path)!r}: {exc}; check the folder and extension") from exc
-    return rate
+    pending = BlockQueue()      # the effect gets whole chunks: pedalboard resets a plugin whose
+    to_skip, emitted = latency, 0   # block grows from one call to the next
+
+    def run(count: int, last: bool = False) -> np.ndarray:
+        nonlocal to_skip, emitted
+        block = pending.pop(count)
+        if block.shape[1]:
+            wide = np.repeat(block, channels, axis=0) if channels != block.shape[0] else block
+            out = np.asarray(effect.process(wide, effect_rate, reset=False), np.float32)
+            block = out.mean(axis=0, keepdims=True) if out.shape[0] != info.channels else out
+            skip = min(to_skip, block.shape[1])
+            to_skip -= skip
+            block = block[:, skip:]
+        out = from_effect.process(block, last=last)[:, :info.frames - emitted]
+        emitted += out.shape[1]
+        return out
+
+    for block in blocks:
+        pending.push(to_effect.process(block))
+        while pending.count >= chunk_samples:
+            yield run(chunk_samples)
+    pending.push(to_effect.process(np.zeros((info.channels, 0), np.float32), last=True))
+    pending.push(np.zeros((info.channels, latency), np.float32))   # flushes the effect's latency
+    if pending.count % chunk_samples == channels:  # a square last block: its layout would be ambiguous
+        pending.push(np.zeros((info.channels, 1), np.float32))
+    while pending.count:
+        yield run(min(chunk_samples, pending.count), last=pending.count <= chunk_samples)
+    if emitted < info.frames:  # a resampler's rounding can leave the last sample or so
+        yield np.zeros((info.channels, info.frames - emitted), np.float32)
 
 
 # --- effects named on the command line ----------------------------------------------------------------

@@ -1,7 +1,8 @@
 """MIDI control of the live isolator: bypass and wet/dry from controllers, learn mode, JSON mappings.
 
 Threads: python-rtmidi calls `MidiControl.push` on its own thread; `push` only appends the raw
-message to a `collections.deque` (atomic, lock-free under the GIL). The audio callback calls
+message to a bounded `collections.deque` (atomic under the GIL; when full, the append itself drops the
+oldest message, so no length check can race the consumer). The audio callback calls
 `MidiControl.drain()` at each block boundary, which parses the queued messages, updates the target
 `bypass` / `wet`, and counts what it ignored (malformed, sysex, running status, out-of-range data,
 unmapped controls). Nothing here raises in a callback. Opening ports (`open_midi_input`) tries each
@@ -21,6 +22,7 @@ from isovox.core.errors import DeviceError
 
 DEFAULT_VIRTUAL_NAME = "isovox"
 QUEUE_LIMIT = 1024                      # the deque drops the oldest message beyond this (counted)
+PRESS_THRESHOLD = 64                    # CC values from this up are "pressed" (sustain-pedal convention)
 BYPASS_MODES = ("toggle", "momentary")
 LEARN_TARGETS = ("wet", "bypass")
 
@@ -43,7 +45,10 @@ class Control:
 
 @dataclass(frozen=True)
 class MidiMapping:
-    """Which control drives bypass (toggle on press, or momentary: held = bypassed) and wet/dry (a CC)."""
+    """Which control drives bypass (toggle on each press, or momentary: held = bypassed) and wet/dry (a CC).
+
+    A press is the rising edge: a CC crossing up to >= 64 or a note-on; a pedal that streams values
+    while held (64, 90, 127, ...) toggles once."""
 
     bypass: Control | None = Control("cc", 64)           # sustain pedal
     bypass_mode: str = "toggle"
@@ -111,7 +116,7 @@ class MidiCounters:
     ignored_malformed: int = 0     # wrong length, data byte >= 0x80, running status, empty
     ignored_sysex: int = 0         # sysex and other system messages
     ignored_unmapped: int = 0      # valid but not mapped (other CCs, notes, pitch bend, ...)
-    dropped_overflow: int = 0      # queue full: oldest messages dropped
+    dropped_overflow: int = 0      # queue full: oldest messages dropped (exact once drained and quiet)
     last_latency_seconds: float = field(default=float("nan"))   # message arrival -> applied at a block
 
 
@@ -132,15 +137,15 @@ class MidiControl:
         self.learn = learn
         self.learned = False
         self.counters = MidiCounters()
-        self._queue: collections.deque = collections.deque()
+        self._queue: collections.deque = collections.deque(maxlen=QUEUE_LIMIT)
+        self._pushed = 0                 # written by the MIDI thread only
+        self._bypass_held = False        # last state of the bypass control, for edge detection
 
     # --- MIDI thread -------------------------------------------------------------------------------
     def push(self, message, arrival_time: float | None = None) -> None:
         """Queue one raw message (a sequence of ints); safe from any thread, never raises."""
-        if len(self._queue) >= QUEUE_LIMIT:
-            self._queue.popleft()
-            self.counters.dropped_overflow += 1
         self._queue.append((message, time.monotonic() if arrival_time is None else arrival_time))
+        self._pushed += 1       # after the append, so `drain` never counts a drop that did not happen
 
     def rtmidi_callback(self, event, data=None) -> None:
         """python-rtmidi callback: `event` is (message, delta_seconds)."""
@@ -151,15 +156,17 @@ class MidiControl:
         """Apply every queued message; returns True when `wet` or `bypass` changed."""
         changed = False
         while self._queue:
-            try:
-                message, arrival = self._queue.popleft()
-            except IndexError:      # another consumer emptied it (never in isovox; harmless)
-                break
+            message, arrival = self._queue.popleft()   # this thread is the only consumer
             self.counters.received += 1
             if self._apply(message):
                 changed = True
                 self.counters.applied += 1
                 self.counters.last_latency_seconds = time.monotonic() - arrival
+        # pushed = received + queued + dropped; reading pushed before the length can only undercount
+        # while a push runs concurrently, and the max keeps the count monotonic
+        pushed = self._pushed
+        dropped = pushed - self.counters.received - len(self._queue)
+        self.counters.dropped_overflow = max(self.counters.dropped_overflow, dropped)
         return changed
 
     def _apply(self, message) -> bool:
@@ -168,16 +175,17 @@ class MidiControl:
             return False
         kind, channel, number, value = parsed
         if self.learn is not None:
-            return self._learn(kind, channel, number)
+            return self._learn(kind, channel, number, value)
         mapping = self.mapping
         if mapping.wet is not None and mapping.wet.matches(kind, number, channel):
             self.wet = value / 127.0
             return True
         if mapping.bypass is not None and mapping.bypass.matches(kind, number, channel):
-            pressed = value >= 64 if kind == "cc" else value > 0    # note-off = note-on velocity 0
+            pressed = _pressed(kind, value)
+            was_held, self._bypass_held = self._bypass_held, pressed
             if mapping.bypass_mode == "momentary":
                 self.bypass = pressed
-            elif pressed:
+            elif pressed and not was_held:
                 self.bypass = not self.bypass
             else:
                 return False
@@ -213,7 +221,7 @@ class MidiControl:
         self.counters.ignored_unmapped += 1
         return None
 
-    def _learn(self, kind: str, channel: int, number: int) -> bool:
+    def _learn(self, kind: str, channel: int, number: int, value: int) -> bool:
         control = Control(kind, number, channel)
         if self.learn == "wet":
             if kind != "cc":      # wet/dry needs a continuous control: wait for a CC
@@ -224,9 +232,15 @@ class MidiControl:
         else:
             self.mapping = MidiMapping(bypass=control, bypass_mode=self.mapping.bypass_mode,
                                        wet=self.mapping.wet)
+            self._bypass_held = _pressed(kind, value)   # the learning press itself does not toggle
         self.learn = None
         self.learned = True
         return False
+
+
+def _pressed(kind: str, value: int) -> bool:
+    """Whether a bypass control's value means held down (a note-off arrives as velocity 0)."""
+    return value >= PRESS_THRESHOLD if kind == "cc" else value > 0
 
 
 # --- ports -------------------------------------------------------------------------------------------

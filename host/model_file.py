@@ -9,9 +9,11 @@ newer format version, or inputs/outputs that differ from the graph contract in c
 from __future__ import annotations
 
 import contextlib
+import ctypes.util
 import importlib.resources
 import io
 import os
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +61,7 @@ class LoadedModel:
     state_shapes: list[tuple[int, int, int]]   # (channels, bins, context_frames), batch excluded
     fixed_frames: int | None = None            # frames per call when the time axis is fixed, else None
     properties: dict[str, str] = field(default_factory=dict)   # every metadata property, verbatim
+    provider_note: str = ""                    # why `provider` runs and not another (for `isovox info`)
 
     @property
     def precision(self) -> str:
@@ -78,23 +81,44 @@ def available_providers() -> list[str]:
     return list(_import_ort().get_available_providers())
 
 
-def _providers_for(device: str, ort) -> list[str]:
+def nvidia_gpu_present() -> bool:
+    """Whether an NVIDIA driver is installed and sees a GPU (its device nodes or its Windows library).
+
+    onnxruntime-gpu lists the CUDA provider even where no GPU exists, so `--device auto` asks this
+    first: a machine without one runs on CPU quietly instead of failing to load CUDA every run."""
+    if sys.platform == "win32":
+        return ctypes.util.find_library("nvcuda") is not None
+    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/dxg") or any(
+        name.startswith("nvidia") and name[6:].isdigit() for name in _listdir("/dev"))  # dxg: WSL 2
+
+
+def _listdir(folder: str) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
+
+
+def _providers_for(device: str, ort) -> tuple[list[str], str]:
+    """(providers to ask the session for, a note on why) for `device`."""
     if device not in DEVICES:
         raise DeviceError(f"device {device!r} is not one of {DEVICES}")
     if device == "cpu":
-        return ["CPUExecutionProvider"]
+        return ["CPUExecutionProvider"], "asked for with --device cpu"
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         if device == "cuda":
             raise DeviceError("device 'cuda' was asked for but this onnxruntime has no CUDA provider; "
                               "install onnxruntime-gpu or use --device cpu")
-        return ["CPUExecutionProvider"]
+        return ["CPUExecutionProvider"], "this onnxruntime has no CUDA provider"
+    if device == "auto" and not nvidia_gpu_present():
+        return ["CPUExecutionProvider"], "no NVIDIA GPU found, so CUDA was not tried"
     if hasattr(ort, "preload_dlls"):
         try:  # preload_dlls print()s every library it misses: keep stdout clean (e.g. `info --json`)
             with contextlib.redirect_stdout(io.StringIO()):
                 ort.preload_dlls()
         except Exception:  # noqa: BLE001, S110 - preload is best effort; the session tells the truth below
             pass
-    return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"], ""
 
 
 def open_model(model: str | os.PathLike = "default", device: str = "auto",
@@ -110,7 +134,7 @@ def open_model(model: str | os.PathLike = "default", device: str = "auto",
     options.inter_op_num_threads = 1
     if intra_op_threads == 1:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    providers = _providers_for(device, ort)
+    providers, note = _providers_for(device, ort)
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # noqa: BLE001 - ORT raises several types for a bad file
@@ -120,10 +144,15 @@ def open_model(model: str | os.PathLike = "default", device: str = "auto",
         if device == "cuda":
             raise DeviceError("device 'cuda' was asked for but the CUDA provider failed to load "
                               "(missing CUDA/cuDNN libraries?); use --device cpu")
-        warnings.warn("the CUDA provider failed to load; running on CPU", RuntimeWarning, stacklevel=2)
+        note = "an NVIDIA GPU is present but the CUDA provider failed to load (missing CUDA/cuDNN libraries?)"
+        warnings.warn(f"{note}; running on CPU", RuntimeWarning, stacklevel=2)
+    elif provider == "CUDAExecutionProvider":
+        note = "the CUDA provider loaded"
     properties = dict(session.get_modelmeta().custom_metadata_map)
     metadata = ModelMetadata.from_properties(properties, source=str(path))
-    return _validated(session, metadata, provider, path, properties)
+    loaded = _validated(session, metadata, provider, path, properties)
+    loaded.provider_note = note
+    return loaded
 
 
 FLOAT = "tensor(float)"

@@ -6,14 +6,17 @@ is searched for track folders. Each track is cut to a clip of `clip_seconds` (th
 with the most vocal energy; museval is slow: several seconds per clip and method) and every method
 estimates its vocals from the clip's mixture. Scores: median over 1 s frames per clip, then median
 over clips. Methods are callables ``Clip -> (channels, samples) vocals estimate``.
+A held-out suite (`benchmarks/heldout_suite.py`: ``<root>/<category>/<clip>/`` and ``suite.json``)
+is read with its categories, and every method is also scored per category.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +35,15 @@ GRIFFINLIM_ITERATIONS = 32
 
 @dataclass(frozen=True)
 class Clip:
-    """One evaluation clip: mixture and true vocals, (channels, samples) float32 at `sample_rate`."""
+    """One evaluation clip: mixture and true vocals, (channels, samples) float32 at `sample_rate`;
+    `category` is its suite category ("" outside a suite)."""
 
     name: str
     sample_rate: int
     mixture: np.ndarray
     vocals: np.ndarray
     start_seconds: float
+    category: str = ""
 
 
 Method = Callable[[Clip], np.ndarray]
@@ -97,6 +102,19 @@ def load_clip(track: Path, root: str | os.PathLike, clip_seconds: float = DEFAUL
     return Clip(name, sample_rate, mixture, vocals[:, start:start + length].copy(), start / sample_rate)
 
 
+def suite_categories(root: str | os.PathLike) -> dict[str, str]:
+    """Clip path → category from `root/suite.json` (a held-out suite), or {} for other data."""
+    path = Path(root) / "suite.json"
+    if not path.is_file():
+        return {}
+    try:
+        clips = json.loads(path.read_text(encoding="utf-8"))["clips"]
+        return {clip["path"]: clip["category"] for clip in clips}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AudioFileError(f"cannot read the categories of {str(path)!r} ({exc!r}); rebuild the suite "
+                             "with benchmarks/heldout_suite.py") from None
+
+
 def load_clips(root: str | os.PathLike, clip_seconds: float = DEFAULT_CLIP_SECONDS,
                max_tracks: int = 0) -> tuple[list[Clip], list[str]]:
     """Clips of the first `max_tracks` (0 = all) tracks under `root`, and the names of those skipped
@@ -104,9 +122,11 @@ def load_clips(root: str | os.PathLike, clip_seconds: float = DEFAULT_CLIP_SECON
     tracks = find_tracks(root)
     if max_tracks > 0:
         tracks = tracks[:max_tracks]
+    categories = suite_categories(root)
     clips, skipped = [], []
     for track in tracks:
         clip = load_clip(track, root, clip_seconds)
+        clip = replace(clip, category=categories.get(clip.name, ""))
         if np.any(clip.vocals):
             clips.append(clip)
         else:
@@ -276,14 +296,30 @@ class ClipScore:
 
 @dataclass
 class QualityResults:
-    """scores[method][clip] → ClipScore; `clip_seconds` is the audio duration of each clip."""
+    """scores[method][clip] → ClipScore; `clip_seconds` is the audio duration of each clip;
+    `categories` maps clip → suite category (empty outside a suite)."""
 
     clips: list[str]
     clip_seconds: dict[str, float]
     scores: dict[str, dict[str, ClipScore]] = field(default_factory=dict)
+    categories: dict[str, str] = field(default_factory=dict)
 
-    def median(self, method: str, metric: str) -> float:
-        return median_over_tracks([getattr(s, metric) for s in self.scores[method].values()])
+    def median(self, method: str, metric: str, category: str | None = None) -> float:
+        """Median over clips (those of `category` only, if given) of one metric."""
+        return median_over_tracks([getattr(s, metric) for c, s in self.scores[method].items()
+                                   if category is None or self.categories.get(c) == category])
+
+    def category_names(self) -> list[str]:
+        """The categories in the order their first clip appears."""
+        return list(dict.fromkeys(self.categories[c] for c in self.clips if c in self.categories))
+
+    def category_summary(self) -> dict[str, list[dict]]:
+        """category → per method: SDR and SI-SDR medians over that category's clips, and their count."""
+        return {cat: [{"method": m, "sdr": self.median(m, "sdr", cat),
+                       "si_sdr": self.median(m, "si_sdr", cat),
+                       "clips": sum(self.categories.get(c) == cat for c in self.scores[m])}
+                      for m in self.scores]
+                for cat in self.category_names()}
 
     def gap_closed(self, method: str) -> float:
         """(SDR − SDR of REPET-SIM) / (SDR of the oracle IRM − SDR of REPET-SIM), medians; NaN if absent."""
@@ -305,6 +341,7 @@ class QualityResults:
 
     def to_dict(self) -> dict:
         return {"clips": self.clips, "clip_seconds": self.clip_seconds, "summary": self.summary(),
+                "categories": self.categories, "category_summary": self.category_summary(),
                 "scores": {m: {c: vars(s) for c, s in per.items()} for m, per in self.scores.items()}}
 
     @classmethod
@@ -315,7 +352,7 @@ class QualityResults:
 
         scores = {m: {c: ClipScore(**{k: number(v) for k, v in s.items()}) for c, s in per.items()}
                   for m, per in data["scores"].items()}
-        return cls(list(data["clips"]), dict(data["clip_seconds"]), scores)
+        return cls(list(data["clips"]), dict(data["clip_seconds"]), scores, dict(data.get("categories", {})))
 
     def merged_with(self, earlier: QualityResults) -> QualityResults:
         """These scores after `earlier`'s methods (same clips required; a method here replaces one there)."""
@@ -323,7 +360,8 @@ class QualityResults:
                 abs(earlier.clip_seconds[c] - self.clip_seconds[c]) > 1e-6 for c in self.clips):
             raise AudioDataError("the results to merge were computed on other clips; rerun them with the "
                                  "same --data, --clip-seconds and --max-tracks")
-        return QualityResults(self.clips, self.clip_seconds, {**earlier.scores, **self.scores})
+        return QualityResults(self.clips, self.clip_seconds, {**earlier.scores, **self.scores},
+                              self.categories or earlier.categories)
 
     def to_markdown(self) -> str:
         """The summary table: medians over clips of per-clip medians over 1 s frames."""
@@ -337,6 +375,24 @@ class QualityResults:
             gap = "—" if not np.isfinite(row["gap_closed"]) else f"{100 * row['gap_closed']:.0f} %"
             lines.append(f"| {row['method']} | {cell(row['sdr'])} | {cell(row['si_sdr'])} | {cell(row['sir'])} "
                          f"| {cell(row['sar'])} | {gap} | {cell(row['rtf'], 3)} |")
+        if self.categories:
+            lines += ["", self.category_markdown()]
+        return "\n".join(lines)
+
+    def category_markdown(self) -> str:
+        """Per category and overall: vocals SDR / SI-SDR medians (dB) of every method."""
+        def cell(sdr: float, si: float) -> str:
+            return " / ".join("—" if not np.isfinite(v) else f"{v:.2f}" for v in (sdr, si))
+
+        names = self.category_names()
+        counts = {cat: sum(self.categories.get(c) == cat for c in self.clips) for cat in names}
+        lines = [f"| method (vocals SDR / SI-SDR, dB) | all ({len(self.clips)}) | "
+                 + " | ".join(f"{cat} ({counts[cat]})" for cat in names) + " |",
+                 "|---|---:|" + "---:|" * len(names)]
+        for m in self.scores:
+            cells = [cell(self.median(m, "sdr"), self.median(m, "si_sdr")),
+                     *(cell(self.median(m, "sdr", cat), self.median(m, "si_sdr", cat)) for cat in names)]
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
 
@@ -354,7 +410,8 @@ def evaluate(clips: list[Clip], methods: dict[str, Method], progress: bool = Tru
 
     results = QualityResults([c.name for c in clips],
                              {c.name: c.mixture.shape[1] / c.sample_rate for c in clips},
-                             {name: {} for name in methods})
+                             {name: {} for name in methods},
+                             {c.name: c.category for c in clips if c.category})
     with tqdm(total=len(clips) * len(methods), unit="run", disable=not progress, desc="quality") as bar:
         for clip in clips:
             for name, method in methods.items():

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from isovox.core.audio_io import (
+    MAX_CHANNELS,
     AtomicAudioWriter,
     StreamResampler,
     check_output_path,
@@ -22,9 +23,11 @@ from isovox.core.audio_io import (
     output_subtype,
     read_blocks,
     read_info,
+    rescale_gain,
     validate_audio,
+    warn_clipping,
 )
-from isovox.core.errors import ConfigMismatchError
+from isovox.core.errors import AudioDataError, ConfigMismatchError
 
 from .frame_engine import FrameEngine
 from .model_file import open_model
@@ -42,12 +45,17 @@ def stem_paths(out_path: str | os.PathLike, stems: Iterable[str]) -> dict[str, P
     ``stem_paths("song.vocals.wav", ["vocals", "accompaniment"])`` →
     vocals: song.vocals.wav, accompaniment: song.vocals.accompaniment.wav."""
     out_path = Path(out_path)
+    return {stem: out_path if i == 0 else out_path.with_name(f"{out_path.stem}.{stem}{out_path.suffix}")
+            for i, stem in enumerate(check_stems(stems))}
+
+
+def check_stems(stems: Iterable[str]) -> list[str]:
+    """`stems` as a list; `ConfigMismatchError` unless non-empty, without repeats, drawn from STEMS."""
     stems = list(stems)
     unknown = [s for s in stems if s not in STEMS]
     if not stems or unknown or len(set(stems)) != len(stems):
         raise ConfigMismatchError(f"stems {stems} must be a non-empty list without repeats drawn from {STEMS}")
-    return {stem: out_path if i == 0 else out_path.with_name(f"{out_path.stem}.{stem}{out_path.suffix}")
-            for i, stem in enumerate(stems)}
+    return stems
 
 
 class Separator:
@@ -90,9 +98,14 @@ class Separator:
     # --- arrays -------------------------------------------------------------------------------
     def separate(self, audio: np.ndarray, sample_rate: int,
                  progress: ProgressCallback | None = None) -> np.ndarray:
-        """(channels, samples) float at `sample_rate` → vocals, same shape and rate, float32.
+        """(channels, samples) float at `sample_rate` → vocals, same shape, layout and rate, float32.
 
-        `audio` is not modified. progress(seconds_done, seconds_total) is called after each chunk."""
+        (samples, channels), as soundfile reads it, is accepted too where it cannot be confused: more
+        than 8 rows and at most 8 columns. `audio` is not modified. progress(seconds_done,
+        seconds_total) is called after each chunk."""
+        audio, transposed = _channels_first(audio)
+        if transposed:
+            return np.ascontiguousarray(self.separate(audio, sample_rate, progress).T)
         audio = validate_audio(audio, sample_rate)
         channels, total = audio.shape
         blocks = (audio[:, i:i + READ_BLOCK_FRAMES] for i in range(0, total, READ_BLOCK_FRAMES))
@@ -106,40 +119,49 @@ class Separator:
         return vocals
 
     # --- files --------------------------------------------------------------------------------
-    def separate_file(self, in_path: str | os.PathLike, out_path: str | os.PathLike,
-                      stems: Iterable[str] = ("vocals",),
-                      progress: bool | ProgressCallback = True) -> dict[str, Path]:
+    def separate_file(self, in_path: str | os.PathLike, out_path: str | os.PathLike | dict[str, Path],
+                      stems: Iterable[str] = ("vocals",), progress: bool | ProgressCallback = True,
+                      bit_depth: str | None = None, clip_mode: str | None = None) -> dict[str, Path]:
         """Separate an audio file into stem files; returns {stem: path written}.
 
-        The first stem goes to `out_path`, others beside it (see `stem_paths`); the format follows each
-        extension (.wav, .flac, .ogg), the subtype the input's where the format allows. Files are
-        written to a temp file and renamed, so on any error no output is left behind. progress: True
-        shows a bar in seconds of audio for files longer than a few seconds; a callable gets
-        (seconds_done, seconds_total)."""
+        out_path: the first stem's file, others beside it (see `stem_paths`), or {stem: path}. The
+        format follows each extension (.wav, .flac, .ogg, .mp3, .aiff); the subtype is `bit_depth`
+        ("16", "24", "32f") or the input's where the format allows (see `output_subtype`). clip_mode
+        "clamp" | "rescale" | "none" (default: clamp, none for float output; see `AtomicAudioWriter`);
+        samples beyond full scale are counted in one `ClippingWarning`. Files are written to a temp
+        file and renamed, so on any error no output is left behind, and the input is never
+        overwritten. progress: True shows a bar in seconds of audio for files longer than a few
+        seconds; a callable gets (seconds_done, seconds_total). Memory stays constant in the length."""
         info = read_info(in_path)
-        paths = stem_paths(out_path, stems)
+        paths = dict(out_path) if isinstance(out_path, dict) else stem_paths(out_path, stems)
+        check_stems(paths)
         for path in paths.values():
-            check_output_path(path, [info.path])
+            check_output_path(path, [info.path], info.sample_rate, info.channels)
         callback, bar = _progress(progress, info.duration_seconds)
         with ExitStack() as stack:
             if bar is not None:
                 stack.callback(bar.close)
             writers = {stem: stack.enter_context(AtomicAudioWriter(
                 path, info.sample_rate, info.channels,
-                output_subtype(format_for(path), info.subtype))) for stem, path in paths.items()}
-            mixture = _Queue()
-            source = mixture.tee(read_blocks(info, READ_BLOCK_FRAMES))
+                output_subtype(format_for(path), info.subtype, bit_depth), clip_mode))
+                for stem, path in paths.items()}
+            blocks = read_blocks(info, READ_BLOCK_FRAMES)
+            mixture = BlockQueue() if "accompaniment" in writers else None  # only then keep the input blocks
+            if mixture is not None:
+                blocks = mixture.tee(blocks)
             position = 0
-            for vocals in self._vocals(source, info.channels, info.sample_rate, info.frames):
+            for vocals in self._vocals(blocks, info.channels, info.sample_rate, info.frames):
                 if "vocals" in writers:
                     writers["vocals"].write(vocals)
-                if "accompaniment" in writers:
+                if mixture is not None:
                     writers["accompaniment"].write(mixture.pop(vocals.shape[1]) - vocals)
                 position += vocals.shape[1]
                 if callback:
                     callback(position / info.sample_rate, info.duration_seconds)
+            gain = rescale_gain(list(writers.values())) if clip_mode == "rescale" else 1.0
             for writer in writers.values():
-                writer.commit()
+                writer.commit(gain)
+        warn_clipping(list(writers.values()), str(info.path), gain)
         return paths
 
     # --- the pipeline -------------------------------------------------------------------------
@@ -152,6 +174,19 @@ class Separator:
         for block in blocks:
             yield from pipeline.feed(block)
         yield from pipeline.finish()
+
+
+def _channels_first(audio: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(channels, samples) `audio` and whether it came as (samples, channels); refuses what cannot be told."""
+    audio = np.asarray(audio)
+    if audio.ndim != 2:
+        return audio, False          # validate_audio names the shape it expects
+    rows, columns = audio.shape
+    if rows > MAX_CHANNELS and columns > MAX_CHANNELS:
+        raise AudioDataError(f"audio of shape {audio.shape} has no axis of 1 to {MAX_CHANNELS} channels; "
+                             "pass (channels, samples) float samples (audio.T turns (samples, channels) "
+                             "around)")
+    return (audio.T, True) if rows > MAX_CHANNELS else (audio, False)
 
 
 class _Pipeline:
@@ -168,7 +203,7 @@ class _Pipeline:
         self._chunk = chunk_frames * engine.cfg.hop_samples
         self._to_model = StreamResampler(sample_rate, model_rate, channels)
         self._from_model = StreamResampler(model_rate, sample_rate, channels)
-        self._pending = _Queue()
+        self._pending = BlockQueue()
         self._fed, self._skip, self._kept, self._emitted = 0, engine.delay_samples, 0, 0
 
     def feed(self, block: np.ndarray) -> Iterator[np.ndarray]:
@@ -212,7 +247,7 @@ class _Pipeline:
             yield out
 
 
-class _Queue:
+class BlockQueue:
     """A growable FIFO of (channels, n) arrays for offline bookkeeping (not for the real-time path)."""
 
     def __init__(self):

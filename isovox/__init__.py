@@ -27,10 +27,15 @@ _LAZY = {
     "IsovoxError": "isovox.core.errors",
 }
 
-__all__ = [*_LAZY, "__version__"]
+__all__ = ["Chain", "IsovoxError", "Separator", "StreamingSeparator", "VocalIsolator", "__version__", "default_model_path"]
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'isovox' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The lazy public API too, so `dir(isovox)` and tab completion show it before first use."""
+    return sorted({*globals(), *__all__})

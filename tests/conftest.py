@@ -31,6 +31,27 @@ def tiny_lookahead_model_path(tmp_path_factory) -> Path:
                                 lookahead_frames=2)
 
 
+def shipped_architecture() -> dict:
+    """The architecture of the shipped default model, read off its own metadata (channels, band split…)."""
+    import json
+
+    import onnx
+    from isovox.host.model_file import default_model_path
+
+    props = {p.key: p.value for p in onnx.load(str(default_model_path()), load_external_data=False).metadata_props}
+    config = json.loads(props["isovox.model_config"])
+    return {key: tuple(value) if key == "channels" else value for key, value in config.items()
+            if key in ("channels", "time_kernel", "dilation_growth", "output_kind", "band_split", "skip_mode",
+                       "mask_max")}
+
+
+@pytest.fixture(scope="session")
+def shipped_architecture_model_path(tmp_path_factory) -> Path:
+    """A random model with the shipped default model's own architecture (so tests cover what ships)."""
+    return _export_random_model(tmp_path_factory.mktemp("models") / "shipped_arch.onnx", seed=2,
+                                **shipped_architecture())
+
+
 @pytest.fixture(scope="session")
 def music_like(tmp_path_factory) -> tuple[np.ndarray, int]:
     """(2, samples) float32 at 44.1 kHz, 3 s: a harmonic 'voice' with vibrato over chords and clicks."""

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+import soundfile as sf
 from isovox.host.cli import main
 from isovox.host.model_file import default_model_path
 
@@ -51,3 +53,48 @@ def test_info_rejects_an_unknown_device(tiny_model_path, capsys):
     with pytest.raises(SystemExit):
         main(["info", str(tiny_model_path), "--device", "tpu"])
     assert "invalid choice: 'tpu'" in capsys.readouterr().err
+
+
+def test_auto_on_a_machine_without_a_gpu_runs_on_cpu_without_a_warning(tiny_model_path, tmp_path):
+    """onnxruntime-gpu lists CUDA even with no GPU: `auto` must not try it (and warn) on every run."""
+    import subprocess
+    import sys
+    import warnings
+
+    from isovox.host.model_file import nvidia_gpu_present, open_model
+
+    if nvidia_gpu_present():
+        pytest.skip("this machine has an NVIDIA GPU")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")        # any warning fails the test
+        loaded = open_model(tiny_model_path, device="auto")
+    assert loaded.provider == "CPUExecutionProvider"
+    assert loaded.provider_note == "no NVIDIA GPU found, so CUDA was not tried"
+    source = tmp_path / "in.wav"
+    sf.write(str(source), np.zeros((8000, 2), np.float32), 44100)
+    result = subprocess.run([sys.executable, "-m", "isovox", "separate", str(source), "-o",
+                             str(tmp_path / "v.wav"), "--model", str(tiny_model_path)], capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "CUDA" not in result.stdout
+    info = subprocess.run([sys.executable, "-m", "isovox", "info", str(tiny_model_path)], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert "CPUExecutionProvider (no NVIDIA GPU found, so CUDA was not tried)" in info.stdout
+
+
+def test_a_gpu_whose_cuda_provider_fails_is_warned_about(tiny_model_path, monkeypatch):
+    import warnings
+
+    from isovox.host import model_file
+
+    if "CUDAExecutionProvider" not in model_file.available_providers():
+        pytest.skip("this onnxruntime has no CUDA provider")
+    monkeypatch.setattr(model_file, "nvidia_gpu_present", lambda: True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = model_file.open_model(tiny_model_path, device="auto")
+    if loaded.provider == "CUDAExecutionProvider":
+        assert caught == [] and loaded.provider_note == "the CUDA provider loaded"
+    else:                                     # a GPU is present (as far as isovox can tell) but CUDA fails
+        assert [str(w.message) for w in caught] == [f"{loaded.provider_note}; running on CPU"]
+        assert "CUDA provider failed to load" in loaded.provider_note

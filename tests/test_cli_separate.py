@@ -79,9 +79,24 @@ def _bad_inputs(tmp_path, song):
     cases["corrupt"] = (tmp_path / "corrupt.flac", tmp_path / "o.wav", [])
     (tmp_path / "garbage.wav").write_bytes(os.urandom(5000))
     cases["garbage"] = (tmp_path / "garbage.wav", tmp_path / "o.wav", [])
-    sf.write(str(tmp_path / "a.aiff"), audio, rate, format="AIFF")
-    cases["unsupported input"] = (tmp_path / "a.aiff", tmp_path / "o.wav", [])
-    cases["unsupported output"] = (song, tmp_path / "o.mp3", [])
+    sf.write(str(tmp_path / "a.au"), audio, rate, format="AU")
+    cases["unsupported input"] = (tmp_path / "a.au", tmp_path / "o.wav", [])
+    (tmp_path / "a.m4a").write_bytes(b"\x00\x00\x00\x1cftypM4A " + os.urandom(3000))
+    cases["m4a input"] = (tmp_path / "a.m4a", tmp_path / "o.wav", [])
+    cases["unsupported output"] = (song, tmp_path / "o.m4a", [])
+    sf.write(str(tmp_path / "hi.wav"), audio[:1000], 96000)
+    cases["mp3 at 96 kHz"] = (tmp_path / "hi.wav", tmp_path / "o.mp3", [])
+    cases["32f to flac"] = (song, tmp_path / "o.flac", ["--bit-depth", "32f"])
+    cases["bit depth for mp3"] = (song, tmp_path / "o.mp3", ["--bit-depth", "24"])
+    cases["format against OUT"] = (song, tmp_path / "o.wav", ["--format", "flac"])
+    (tmp_path / "album").mkdir()
+    (tmp_path / "album" / "t.wav").write_bytes(song.read_bytes())
+    cases["a folder in, one OUT"] = (tmp_path / "album", tmp_path / "o.wav", [])
+    cases["plot of a batch"] = (song, tmp_path / "out", ["--plot", str(tmp_path / "fig.png")])
+    cases["no jobs"] = (song, tmp_path / "o.wav", ["--jobs", "0"])
+    cases["template field"] = (song, tmp_path / "out", ["--filename", "{artist}/{stem}.{ext}"])
+    cases["template without stem"] = (song, tmp_path / "out", ["--filename", "{track}.{ext}", "--stems",
+                                                               "vocals,accompaniment"])
     nan = audio.copy()
     nan[5000, 1] = np.nan
     sf.write(str(tmp_path / "nan.wav"), nan, rate, subtype="FLOAT")
@@ -110,6 +125,7 @@ def test_every_bad_input_is_one_line_and_leaves_nothing(tiny_model_path, song, t
         assert "Traceback" not in err
         after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
         assert after == before, name  # no output, no temp file, input untouched
+        assert not (tmp_path / "out").exists(), name
 
 
 def test_missing_model_is_a_clean_error(song, tmp_path, capsys):

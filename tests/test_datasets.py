@@ -180,3 +180,83 @@ def test_validation_passes_over_instrumental_tracks(tmp_path):
     assert [c.name for c in clips] == ["track01", "track02"]
     with pytest.raises(AudioDataError, match="silent vocals"):
         validation_clips(TrackScanner(tmp_path).scan()[:1], 1.0, 2, SAMPLE_RATE)
+
+
+def _write_pool(root, role: str, source: str, files: int, seconds: float, split: str = "train", seed: int = 0):
+    """A pools source folder: `files` FLACs (vocals mono, accompaniment stereo) and its source.json."""
+    import json
+
+    folder = root / role / source
+    folder.mkdir(parents=True)
+    for index in range(files):
+        voice, band = voice_and_band(seconds, seed + index)
+        audio = voice[0] if role == "vocals" else band.T
+        sf.write(folder / f"{index:03d}.flac", audio, SAMPLE_RATE, subtype="PCM_16")
+    (folder / "source.json").write_text(json.dumps({"name": source, "role": role, "split": split}))
+
+
+def test_pools_mix_unpaired_stems_at_drawn_levels(tmp_path):
+    _write_pool(tmp_path, "vocals", "speech", 3, 2.0)
+    _write_pool(tmp_path, "vocals", "sung", 1, 2.0, seed=10)
+    _write_pool(tmp_path, "accompaniment", "music", 2, 2.0, seed=20)
+    tracks = TrackScanner(tmp_path, refuse_heldout=True).scan()
+    assert sorted({(t.role, t.source) for t in tracks}) == [("accompaniment", "music"), ("vocals", "speech"),
+                                                            ("vocals", "sung")]
+    augmentation = Augmentation(swap_probability=0.0, silent_vocals_probability=0.0,
+                                vocal_to_accompaniment_db=(-3.0, -3.0), mixture_rms_db=(-20.0, -20.0))
+    dataset = CropDataset(tracks, 22050, 16, seed=1, augmentation=augmentation)
+    for index in range(len(dataset)):
+        vocals, accompaniment = (x.numpy() for x in dataset[index])
+        assert vocals.shape == accompaniment.shape == (2, 22050)
+        ratio_db = 20 * np.log10(np.sqrt(np.mean(vocals ** 2)) / np.sqrt(np.mean(accompaniment ** 2)))
+        assert ratio_db == pytest.approx(-3.0, abs=0.5)  # effects change the vocal level a little
+        mixture_rms_db = 20 * np.log10(np.sqrt(np.mean((vocals + accompaniment) ** 2)))
+        assert mixture_rms_db <= -20.0 + 0.01 and np.max(np.abs(vocals + accompaniment)) < 1.0
+    again = CropDataset(tracks, 22050, 16, seed=1, augmentation=augmentation)
+    np.testing.assert_array_equal(dataset[5][0].numpy(), again[5][0].numpy())
+
+
+def test_pool_groups_are_drawn_uniformly_whatever_their_size(tmp_path):
+    _write_pool(tmp_path, "vocals", "big", 6, 1.0)
+    _write_pool(tmp_path, "vocals", "small", 1, 1.0, seed=10)
+    _write_pool(tmp_path, "accompaniment", "music", 1, 1.0, seed=20)
+    dataset = CropDataset(TrackScanner(tmp_path).scan(), 4410, 1)
+    rng = np.random.default_rng(0)
+    drawn = [dataset.vocal_groups.draw(rng).source for _ in range(2000)]
+    assert drawn.count("small") / len(drawn) == pytest.approx(0.5, abs=0.05)
+
+
+def test_heldout_pool_source_is_refused_for_training(tmp_path):
+    _write_pool(tmp_path, "vocals", "reserved-speaker", 1, 1.0, split="heldout")
+    _write_pool(tmp_path, "accompaniment", "music", 1, 1.0, seed=20)
+    assert len(TrackScanner(tmp_path).scan()) == 2  # validation and benchmarks may read it
+    with pytest.raises(AudioDataError, match="never trained on"):
+        TrackScanner(tmp_path, refuse_heldout=True).scan()
+
+
+def test_musdb_validation_tracks_come_from_train_never_test(tmp_path):
+    from isovox.training.model import ModelConfig
+    from isovox.training.train import TrainConfig, _split_tracks
+
+    write_musdb(tmp_path, 3, 1.0, "train")
+    official = tmp_path / "train" / "Leaf - Summerghost"
+    (tmp_path / "train" / min(os.listdir(tmp_path / "train"))).rename(official)
+    write_musdb(tmp_path, 2, 1.0, "test", seed=30)
+    config = TrainConfig(data=(tmp_path,), out=tmp_path / "run", model=ModelConfig(channels=(4, 8, 8)))
+    scanner, valid = _split_tracks(config, config.model.stft)
+    assert [t.name for t in valid] == ["Leaf - Summerghost"]
+    trained = {t.name for t in scanner.scan()}
+    assert "Leaf - Summerghost" not in trained and len(trained) == 2
+    assert all(str(t.vocals).startswith(str(tmp_path / "train")) for t in scanner.scan() + valid)
+
+
+def test_tracks_grouped_in_category_folders_are_found(tmp_path):
+    """The held-out suite's layout: SUITE/<category>/<clip>/{vocals,accompaniment}.wav."""
+    for category, seed in (("sung", 0), ("real-music", 5)):
+        for index in range(2):
+            folder = tmp_path / category / f"clip{index}"
+            folder.mkdir(parents=True)
+            voice, band = voice_and_band(1.0, seed + index)
+            sf.write(folder / "vocals.wav", voice.T, SAMPLE_RATE)
+            sf.write(folder / "accompaniment.wav", band.T, SAMPLE_RATE)
+    assert sorted(t.name for t in TrackScanner(tmp_path).scan()) == ["clip0", "clip0", "clip1", "clip1"]

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+import soxr
 from isovox.core.errors import AudioDataError, AudioFileError, ConfigMismatchError
 from isovox.host.effects import Chain, VocalIsolator, process_file, read_audio, write_audio
 from isovox.host.separator import Separator
@@ -131,5 +132,65 @@ def test_process_file_streams_and_compensates(isolator, music_like, tmp_path):
     os.link(source, tmp_path / "hardlink.wav")
     with pytest.raises(AudioFileError, match="is the input"):
         process_file(chain, source, tmp_path / "hardlink.wav")
-    with pytest.raises(AudioFileError, match="cannot read"):
+    with pytest.raises(AudioFileError, match="does not exist"):
         process_file(chain, tmp_path / "missing.wav", tmp_path / "x.wav")
+
+
+def _resampled(audio, from_rate, to_rate):
+    return np.ascontiguousarray(soxr.resample(audio.T, from_rate, to_rate, quality="HQ").T)
+
+
+@pytest.mark.parametrize("channels", [2, 1])
+def test_process_file_at_48k_resamples_in_and_out_to_the_exact_length(isolator, music_like, tmp_path,
+                                                                       channels):
+    """A Chain on a 48 kHz stereo file, and a bare VocalIsolator (stereo) on a mono one, write 48 kHz,
+    the same channels and length: the effect runs at its 44.1 kHz, as on the whole resampled signal."""
+    audio, _ = music_like
+    audio = _resampled(audio, 44100, 48000)[:channels, :100_001]
+    source = tmp_path / "in48k.wav"
+    write_audio(source, audio, 48000, subtype="FLOAT")
+    chain = Chain([HighpassFilter(100), isolator]) if channels == 2 else isolator
+    assert chain.sample_rate == 44100
+    assert process_file(chain, source, tmp_path / "out.wav", chunk_samples=7000) == 48000
+    written, rate = read_audio(tmp_path / "out.wav")
+    assert rate == 48000 and written.shape == audio.shape
+    wide = np.repeat(audio, 2, axis=0) if channels == 1 else audio
+    expected = _resampled(chain(_resampled(wide, 48000, 44100), 44100), 44100, 48000)
+    expected = expected.mean(axis=0, keepdims=True) if channels == 1 else expected
+    np.testing.assert_allclose(written[:, :-64], expected[:, :audio.shape[1] - 64], atol=2e-4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in48k.wav", "out.wav"]
+
+
+def test_process_file_with_a_plain_plugin_and_a_square_last_chunk(tmp_path):
+    """6002 stereo samples in chunks of 3000 end in a (2, 2) block, which pedalboard refuses as ambiguous."""
+    noise = np.random.default_rng(3).uniform(-0.3, 0.3, (2, 6002)).astype(np.float32)
+    write_audio(tmp_path / "in.wav", noise, 44100, subtype="FLOAT")
+    process_file(Reverb(room_size=0.4), tmp_path / "in.wav", tmp_path / "out.wav", chunk_samples=3000)
+    written, _ = read_audio(tmp_path / "out.wav")
+    np.testing.assert_allclose(written, Reverb(room_size=0.4)(noise, 44100), atol=1e-6)
+
+
+class _FailsOnSecondChunk:
+    """A real effect object that breaks midway through a file, with an error of no isovox type."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def process(self, audio, sample_rate, reset=True):
+        self.calls += 1
+        if self.calls == 2:
+            raise TypeError("an effect bug")
+        return audio
+
+
+def test_process_file_leaves_nothing_on_any_error(isolator, music_like, tmp_path):
+    audio, rate = music_like
+    source = tmp_path / "in.flac"
+    write_audio(source, audio, rate)
+    with pytest.raises(TypeError, match="an effect bug"):
+        process_file(_FailsOnSecondChunk(), source, tmp_path / "out.wav", chunk_samples=4096)
+    six = tmp_path / "six.wav"
+    write_audio(six, np.zeros((6, 5000), np.float32), rate)
+    with pytest.raises(AudioDataError, match="has 6 channels but the effect has 2; build it with channels=6"):
+        process_file(Chain([isolator]), six, tmp_path / "out.wav")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.flac", "six.wav"]   # no .partial file

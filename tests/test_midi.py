@@ -36,6 +36,29 @@ def test_wet_cc_maps_0_127_to_0_1_and_toggle_bypass():
     assert _drain(control, [0xB0, 64, 127]) and control.bypass
     assert not _drain(control, [0xB0, 64, 0]) and control.bypass      # release does nothing in toggle
     assert _drain(control, [0xB0, 64, 100]) and not control.bypass
+    assert not _drain(control, [0xB0, 64, 127]) and not control.bypass  # still held: no second toggle
+
+
+def test_toggle_flips_on_the_rising_edge_only():
+    """A sustain pedal streams values while it moves: one press is one toggle, however many values."""
+    control = MidiControl(MidiMapping(bypass=Control("cc", 64)))
+    press = [[0xB0, 64, v] for v in (70, 90, 127, 100, 64)]
+    release = [[0xB0, 64, v] for v in (40, 10, 0)]
+    for presses in range(1, 4):
+        _drain(control, *press)
+        assert control.bypass == (presses % 2 == 1), presses
+        assert not _drain(control, *release) and control.bypass == (presses % 2 == 1)
+    notes = MidiControl(MidiMapping(bypass=Control("note", 36)))
+    _drain(notes, [0x90, 36, 100], [0x90, 36, 90], [0x80, 36, 0], [0x90, 36, 80], [0x90, 36, 0])
+    assert not notes.bypass                                             # two presses: back to off
+
+
+def test_the_learning_press_does_not_toggle():
+    control = MidiControl(learn="bypass")
+    _drain(control, [0xB2, 67, 127], [0xB2, 67, 110])                  # learned while held
+    assert control.mapping.bypass == Control("cc", 67, 2) and not control.bypass
+    _drain(control, [0xB2, 67, 0], [0xB2, 67, 127])
+    assert control.bypass
 
 
 def test_momentary_note_bypass_and_channel_filter():
@@ -121,14 +144,15 @@ def test_virtual_port_over_jack_midi_receives_real_messages():
             subprocess.run(["jack_connect", "sender:out", "isovox-midi-test:ctl_in"], check=True,
                            env=server.env())
             sender.send_message([0xB0, 7, 0])
-            sender.send_message([0xB0, 64, 127])
+            for value in (80, 127, 100):                 # a pedal pressed: values stream, one toggle
+                sender.send_message([0xB0, 64, value])
             sender.send_message([0xF0, 1, 2, 0xF7])
             deadline = time.monotonic() + 2
-            while control.counters.received < 3 and time.monotonic() < deadline:
+            while control.counters.received < 5 and time.monotonic() < deadline:
                 control.drain()
                 time.sleep(0.01)
             assert control.wet == 0.0 and control.bypass
-            assert control.counters.ignored_sysex == 1
+            assert control.counters.ignored_sysex == 1 and control.counters.received == 5
             sender.delete()
         finally:
             opened.close()
@@ -149,3 +173,28 @@ def test_midi_callback_thread_and_drain_thread_share_only_the_deque():
         control.drain()
     control.drain()
     assert control.counters.received + control.counters.dropped_overflow == 5000
+
+
+def test_pushing_into_a_full_queue_while_it_drains_never_raises():
+    """The old `len()` check + `popleft()` raised IndexError when the audio thread emptied the queue
+    in between; the bounded deque drops the oldest message inside the append."""
+    control = MidiControl()
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            for i in range(50_000):
+                control.push([0xB0, 1, i % 128])
+        except BaseException as exc:  # noqa: BLE001 - the test reports whatever the thread raised
+            errors.append(exc)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    counts = []
+    while sender.is_alive():
+        control.drain()
+        counts.append(control.counters.dropped_overflow)
+    control.drain()
+    assert errors == []
+    assert counts == sorted(counts)                                      # the drop count never goes back
+    assert control.counters.received + control.counters.dropped_overflow == 50_000

@@ -21,9 +21,14 @@ def _model(**overrides) -> UNet:
     return model.eval()
 
 
+ARCHITECTURES = {"seed-like": {}, "band-split-add": {"band_split": 4, "skip_mode": "add"},
+                 "band-split-concat": {"band_split": 8, "channels": (8, 8, 16)}}
+
+
 @pytest.mark.parametrize("block_frames", [1, 3, 16])
-def test_streaming_with_state_equals_offline(block_frames):
-    model = _model()
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_streaming_with_state_equals_offline(block_frames, architecture):
+    model = _model(**ARCHITECTURES[architecture])
     x = torch.randn(2, 1, model.config.stft.model_bins, 48)
     with torch.no_grad():
         offline = model(x)[0]
@@ -59,6 +64,31 @@ def test_output_is_causal_and_lookahead_is_a_delay():
         aligned = model.separate_offline(x)
     assert aligned.shape == x.shape
     torch.testing.assert_close(aligned[..., :-2], a[..., 2:])
+
+
+def test_band_split_keeps_every_bin_its_own_mask():
+    """Folding bins into channels and back is exact: with a head that copies its input channels, the
+    output is the (sigmoid of the) input bin by bin."""
+    model = _model(band_split=4)
+    x = torch.randn(2, 1, 512, 6)
+    torch.testing.assert_close(model._unfold(model._fold(x)), x, rtol=0, atol=0)
+    folded = model._fold(torch.arange(512.0).view(1, 1, 512, 1))
+    assert folded.shape == (1, 4, 128, 1) and folded[0, 1, 2, 0] == 2 * 4 + 1  # bin b·k + j → channel j
+
+
+def test_mask_max_widens_the_mask_range():
+    model = _model(mask_max=1.5)
+    with torch.no_grad():
+        model.head.bias.fill_(10.0)  # sigmoid ≈ 1: the output sits at the top of its range
+        out = model(torch.randn(2, 1, 512, 8) * 3)[0]
+    assert 1.0 < float(out.min()) and float(out.max()) <= 1.5
+
+
+def test_bad_architecture_is_refused():
+    with pytest.raises(ValueError, match="band_split"):
+        ModelConfig(band_split=0)
+    with pytest.raises(ValueError, match="divisible"):
+        UNet(ModelConfig(channels=(4, 8, 8), band_split=256))
 
 
 @pytest.mark.parametrize("kind", ["mask", "magnitude"])

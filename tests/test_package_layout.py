@@ -21,3 +21,11 @@ def test_no_bare_top_level_packages_are_importable_by_name():
     code = "import importlib.util as u; print([n for n in ('core', 'host', 'export', 'training') if u.find_spec(n)])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd="/")
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_dir_lists_the_public_api_before_it_is_imported():
+    code = ("import sys, isovox; names = dir(isovox); print(sorted(set(isovox.__all__) - set(names))); "
+            "print('isovox.host.separator' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.stdout.split("\n")[:2] == ["[]", "False"], result.stdout + result.stderr  # still lazy

@@ -48,6 +48,17 @@ def test_silence_in_silence_out(separator):
     assert np.all(separator.separate(np.zeros((2, 30000), np.float32), 44100) == 0.0)
 
 
+def test_samples_by_channels_is_accepted_where_it_cannot_be_confused(separator, music_like):
+    audio, rate = music_like
+    channels_first = separator.separate(audio[:, :20000], rate)
+    samples_first = separator.separate(np.ascontiguousarray(audio[:, :20000].T), rate)
+    assert samples_first.shape == (20000, 2) and samples_first.flags.c_contiguous
+    np.testing.assert_array_equal(samples_first.T, channels_first)
+    assert separator.separate(audio[:, :5], rate).shape == (2, 5)        # both axes ≤ 8: (channels, samples)
+    with pytest.raises(AudioDataError, match=r"shape \(20000, 9\) has no axis of 1 to 8 channels.*audio\.T"):
+        separator.separate(np.zeros((20000, 9), np.float32), rate)
+
+
 def test_bad_arrays_are_rejected(separator):
     with pytest.raises(AudioDataError, match="NaN"):
         separator.separate(np.full((1, 100), np.nan, np.float32), 44100)
@@ -67,7 +78,10 @@ def test_progress_reports_seconds(separator, music_like):
 
 @pytest.mark.parametrize("in_ext, out_ext, subtype, expected_subtype", [
     ("wav", "wav", "PCM_24", "PCM_24"), ("flac", "flac", "PCM_16", "PCM_16"),
-    ("ogg", "ogg", "VORBIS", "VORBIS"), ("wav", "flac", "FLOAT", "PCM_16"), ("flac", "wav", "PCM_24", "PCM_24"),
+    ("ogg", "ogg", "VORBIS", "VORBIS"), ("wav", "flac", "FLOAT", "PCM_24"),
+    ("flac", "wav", "PCM_24", "PCM_24"),
+    ("mp3", "wav", "MPEG_LAYER_III", "PCM_16"), ("flac", "mp3", "PCM_16", "MPEG_LAYER_III"),
+    ("aiff", "aiff", "PCM_24", "PCM_24"), ("wav", "aif", "FLOAT", "FLOAT"),
 ])
 def test_files_in_each_format(separator, music_like, tmp_path, in_ext, out_ext, subtype, expected_subtype):
     audio, _ = music_like
@@ -124,6 +138,34 @@ def test_stem_paths():
     for bad in ([], ["drums"], ["vocals", "vocals"]):
         with pytest.raises(ConfigMismatchError):
             stem_paths("x.wav", bad)
+
+
+def _peak_traced_bytes(separator, source, out, stems) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        separator.separate_file(source, out, stems=stems, progress=False)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _noise_file(path, seconds: int):
+    with sf.SoundFile(str(path), "w", 44100, 2, subtype="PCM_16") as handle:
+        for second in range(seconds):
+            handle.write(np.random.default_rng(second).uniform(-0.3, 0.3, (44100, 2)).astype(np.float32))
+    return path
+
+
+def test_vocals_only_memory_does_not_grow_with_length(separator, tmp_path):
+    """The default stems (vocals) keep no copy of the input: the peak of numpy's buffers (tracemalloc
+    sees them) is the same for 8 s and 40 s. Before, every input block was kept for an accompaniment
+    nobody asked for: 40 s of stereo float32 is 14 MB more."""
+    peaks = [_peak_traced_bytes(separator, _noise_file(tmp_path / f"in{seconds}.flac", seconds),
+                                tmp_path / f"v{seconds}.wav", ("vocals",)) for seconds in (8, 40)]
+    assert peaks[1] < peaks[0] + 2_000_000, peaks       # 32 s more audio: 11 MB more if it were kept
+    assert peaks[1] < 1.1 * peaks[0], peaks
 
 
 @pytest.mark.slow

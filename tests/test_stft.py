@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from isovox.core.errors import ConfigMismatchError
 from isovox.core.stft import StftConfig, frame_signal, istft, stft
 
 
@@ -36,3 +37,16 @@ def test_spectrum_matches_a_direct_fft_of_the_windowed_frame():
     start = k * cfg.hop_samples - (cfg.n_fft - cfg.hop_samples)
     direct = np.fft.rfft(audio[0, start:start + cfg.n_fft] * cfg.analysis_window)
     np.testing.assert_allclose(stft(audio, cfg)[0, :, k], direct, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("n_fft, hop", [(1024, 1024), (1024, 0), (0, 512)])
+def test_settings_without_half_overlap_are_refused(n_fft, hop):
+    """hop == n_fft would make the synthesis window divide by zero (istft full of NaN)."""
+    with pytest.raises(ConfigMismatchError, match="hop_samples"):
+        StftConfig(n_fft=n_fft, hop_samples=hop)
+
+
+def test_hop_of_half_the_window_is_the_largest_accepted():
+    with pytest.raises(ConfigMismatchError, match="use hop_samples 512 or less"):
+        StftConfig(n_fft=1024, hop_samples=1024)
+    assert StftConfig(n_fft=1024, hop_samples=512).hop_samples == 512

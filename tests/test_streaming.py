@@ -47,6 +47,15 @@ def test_stream_equals_offline_delayed(request, clip, model_fixture, latency, si
                                atol=2e-6)
 
 
+@pytest.mark.parametrize("sizes", [256, 512, (1, 700, 64, 4096, 5, 513, 2000)])
+def test_shipped_architecture_streams_exactly(shipped_architecture_model_path, clip, sizes):
+    """Streaming equals offline for the architecture that ships (band split, skip mode…), not only a toy."""
+    separator = StreamingSeparator(shipped_architecture_model_path, device="cpu", channels=2)
+    assert separator.latency_samples == 1023
+    np.testing.assert_allclose(stream(separator, clip, sizes),
+                               reference_vocals(shipped_architecture_model_path, clip), atol=2e-6)
+
+
 @pytest.mark.parametrize("model_fixture", ["tiny_model_path", "tiny_lookahead_model_path"])
 @pytest.mark.parametrize("phase", ["mixture", "griffinlim"])
 @pytest.mark.parametrize("position", [3000, 5123])

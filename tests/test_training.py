@@ -69,7 +69,7 @@ def test_losses_prefer_the_true_vocals():
 
 
 def _config(tmp_path, **overrides) -> TrainConfig:
-    values = dict(data=tmp_path / "data", out=tmp_path / "run", epochs=2, steps_per_epoch=12, batch_size=4,
+    values = dict(data=(tmp_path / "data",), out=tmp_path / "run", epochs=2, steps_per_epoch=12, batch_size=4,
                   lr=1e-2, loss="l1", model=ModelConfig(channels=(4, 8, 8)), crop_frames=32, seed=3,
                   threads=1, valid_clips=2, valid_seconds=2.0, stat_crops=8, progress=False)
     values.update(overrides)
@@ -77,7 +77,7 @@ def _config(tmp_path, **overrides) -> TrainConfig:
 
 
 def _fixed_batch_loss(model, config: TrainConfig) -> float:
-    tracks = TrackScanner(config.data, split="train").scan()
+    tracks = TrackScanner(config.data[0], split="train").scan()
     dataset = CropDataset(tracks, config.crop_frames * 512, 8, seed=99, augmentation=Augmentation.none())
     vocals = torch.stack([dataset[i][0] for i in range(8)])
     band = torch.stack([dataset[i][1] for i in range(8)])

@@ -20,7 +20,9 @@ def _channels(text: str) -> tuple[int, ...]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, type=Path, help="folder with the training stems")
+    parser.add_argument("--data", required=True, type=Path, nargs="+", metavar="DIR",
+                        help="one or more folders with training stems (any supported layout, including "
+                             "`isovox prepare-data` pools), used together")
     parser.add_argument("--valid-data", type=Path, default=None,
                         help="folder with validation stems (default: DATA/test, else every 10th track)")
     parser.add_argument("--out", required=True, type=Path, help="run folder (checkpoints, log.csv, curves.png)")
@@ -35,7 +37,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", type=_channels, default=(8, 16, 24, 48, 64),
                         help="channels per U-Net level (default 8,16,24,48,64: the shipped model)")
     parser.add_argument("--lookahead-frames", type=int, default=0)
+    parser.add_argument("--band-split", type=int, default=1,
+                        help="adjacent bins folded into channels before the first level (default 1; 4 runs "
+                             "every level on a quarter of the bins: several times cheaper per frame)")
+    parser.add_argument("--skip-mode", choices=("concat", "add"), default="concat",
+                        help="decoder skip connections: concat (seed) or add (cheaper decoders)")
+    parser.add_argument("--mask-max", type=float, default=1.0, help="upper end of the soft mask (default 1)")
     parser.add_argument("--crop-frames", type=int, default=128, help="STFT frames per training crop")
+    parser.add_argument("--burn-in-frames", type=int, default=0,
+                        help="leading frames of each crop left out of the loss: their causal context is zero "
+                             "padding, which inference meets only at a file's start (default 0)")
     parser.add_argument("--n-fft", type=int, default=1024)
     parser.add_argument("--hop-samples", type=int, default=512)
     parser.add_argument("--sample-rate", type=int, default=44100)
@@ -70,17 +81,24 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigMismatchError(f"--bn-crops {args.bn_crops} must be ≥ 0")
     if args.lookahead_frames < 0:
         raise ConfigMismatchError(f"--lookahead-frames {args.lookahead_frames} must be ≥ 0")
+    if not 0 <= args.burn_in_frames < args.crop_frames:
+        raise ConfigMismatchError(f"--burn-in-frames {args.burn_in_frames} must be ≥ 0 and below --crop-frames "
+                                  f"{args.crop_frames}")
+    if args.band_split < 1 or not args.mask_max > 0:
+        raise ConfigMismatchError(f"--band-split {args.band_split} must be ≥ 1 and --mask-max {args.mask_max} > 0")
     model = ModelConfig(channels=args.channels, lookahead_frames=args.lookahead_frames,
-                        output_kind=args.output_kind,
-                        stft=StftConfig(args.sample_rate, args.n_fft, args.hop_samples))
-    if model.stft.model_bins % 2 ** (len(model.channels) - 1):
+                        output_kind=args.output_kind, band_split=args.band_split, skip_mode=args.skip_mode,
+                        mask_max=args.mask_max, stft=StftConfig(args.sample_rate, args.n_fft, args.hop_samples))
+    factor = args.band_split * 2 ** (len(model.channels) - 1)
+    if model.stft.model_bins % factor:
         raise ConfigMismatchError(f"n_fft {args.n_fft} gives {model.stft.model_bins} model bins, not divisible "
-                                  f"by 2**{len(model.channels) - 1} for {len(model.channels)} levels; "
-                                  "use fewer --channels levels or a power-of-two --n-fft")
+                                  f"by --band-split × 2**{len(model.channels) - 1} = {factor} for "
+                                  f"{len(model.channels)} levels; use fewer --channels levels, a smaller "
+                                  "--band-split or a power-of-two --n-fft")
     config = TrainConfig(
-        data=args.data, out=args.out, valid_data=args.valid_data, epochs=args.epochs,
+        data=tuple(args.data), out=args.out, valid_data=args.valid_data, epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, lr=args.lr, loss=args.loss,
-        model=model, crop_frames=args.crop_frames, seed=args.seed, threads=args.threads,
+        model=model, crop_frames=args.crop_frames, burn_in_frames=args.burn_in_frames, seed=args.seed, threads=args.threads,
         num_workers=args.workers, resume=args.resume, valid_clips=args.valid_clips, bn_crops=args.bn_crops,
         valid_seconds=args.valid_seconds, skip_incomplete=args.skip_incomplete,
         time_limit_minutes=args.time_limit_minutes, training_data=args.training_data,

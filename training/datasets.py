@@ -6,6 +6,9 @@ Layouts (all at the model's sample rate, WAV or FLAC, mono or stereo):
 - stem pairs: ``DIR/<track>/{vocals,accompaniment}.wav``.
 - the seed's pairs: ``DIR/<name>.wav`` + ``DIR/<name>.acapella.wav``, aligned on scan (offset and gain
   by cross-correlation, `training.alignment`); a pair that cannot be aligned is skipped with a warning.
+- stem pools (`isovox prepare-data`): ``DIR/{vocals,accompaniment}/<source>/*.flac`` with a
+  ``source.json`` per source; unpaired files that `CropDataset` mixes at random (a vocal line from
+  one source over music from another), at a drawn vocal-to-accompaniment ratio.
 
 Crops are read with `soundfile` by seeking, never by loading whole files, and the STFT is computed on
 the fly in torch (`training.features`): a crop costs a few milliseconds to read and transform against
@@ -14,6 +17,7 @@ Audio is ``(2, samples)`` float32 throughout (mono files are duplicated to two c
 """
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -27,6 +31,16 @@ from isovox.training.alignment import Alignment, align
 
 AUDIO_EXTENSIONS = (".wav", ".flac")
 MUSDB_ACCOMPANIMENT = ("drums", "bass", "other")
+POOL_ROLES = ("vocals", "accompaniment")
+PAIRED_GROUP = "paired"  # the sampling group of tracks that carry both stems
+# MUSDB18's official validation tracks (a subset of train/): validation and checkpoint choice use
+# these, never test/ (the test set measures the final model only)
+MUSDB_VALIDATION_TRACKS = frozenset({
+    "Actions - One Minute Smile", "Clara Berry And Wooldog - Waltz For My Victims",
+    "Johnny Lokke - Promises & Lies", "Patrick Talbot - A Reason To Leave", "Triviul - Angelsaint",
+    "Alexander Ross - Goodbye Bolero", "Fergessen - Nos Palpitants", "Leaf - Summerghost",
+    "Skelpolu - Human Mistakes", "Young Griffo - Pennies", "ANiMAL - Rockshow", "James May - On The Line",
+    "Meaxic - Take A Step", "Traffic Experiment - Sirens"})
 SETTLE_SECONDS = 10.0  # with skip_incomplete, files modified more recently are still being written
 
 
@@ -107,7 +121,31 @@ class AlignedPairTrack:
         return vocals.astype(np.float32), (mix - vocals).astype(np.float32)
 
 
-Track = StemTrack | AlignedPairTrack
+@dataclass(frozen=True)
+class PoolTrack:
+    """One file of a stem pool: vocals only or accompaniment only, mixed with the other pool at random."""
+
+    name: str
+    path: Path
+    role: str            # "vocals" or "accompaniment"
+    source: str          # the pool source (a sampling group)
+    num_samples: int
+
+    def read(self, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(vocals, accompaniment), each (2, count) float32; the stem this file lacks is silence."""
+        audio = read_crop(self.path, start, count)
+        silence = np.zeros_like(audio)
+        return (audio, silence) if self.role == "vocals" else (silence, audio)
+
+
+Track = StemTrack | AlignedPairTrack | PoolTrack
+
+
+def sampling_group(track: Track, role: str) -> str | None:
+    """The group `track` is drawn from for stem `role`, or None if it has no such stem."""
+    if isinstance(track, PoolTrack):
+        return f"{role}/{track.source}" if track.role == role else None
+    return PAIRED_GROUP
 
 
 def _find_stem(folder: Path, stem: str) -> Path:
@@ -115,6 +153,11 @@ def _find_stem(folder: Path, stem: str) -> Path:
         if (folder / f"{stem}{ext}").exists():
             return folder / f"{stem}{ext}"
     return folder / f"{stem}.wav"
+
+
+def _subfolders(base: Path) -> list[Path]:
+    """Sorted subfolders, without hidden ones (a writer's temporary output, e.g. the corpus's .tmp-<track>)."""
+    return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def _check_rate(path: Path, info, sample_rate: int) -> None:
@@ -134,6 +177,7 @@ class TrackScanner:
     sample_rate: int = 44100
     split: str | None = None          # "train"/"test" for MUSDB-style roots with split folders
     skip_incomplete: bool = False
+    refuse_heldout: bool = False      # training scanners: a pool source marked held-out is an error
     _alignments: dict = field(default_factory=dict)  # (mix, acapella, mtimes) → Alignment
 
     def scan(self) -> list[Track]:
@@ -145,14 +189,23 @@ class TrackScanner:
         else:  # no split asked: every split folder present, else the root itself
             bases = [root / s for s in ("train", "test") if (root / s).is_dir()] or [root]
         tracks: list[Track] = []
+        if any((root / role).is_dir() for role in POOL_ROLES):
+            return self._pool_tracks(root)
         for base in bases:
-            # hidden folders are a writer's temporary output (the corpus renders into .tmp-<track>)
-            for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
-                track = self._stem_track(folder)
-                if track is not None:
-                    tracks.append(track)
-            tracks += self._seed_pairs(base)
+            tracks += self._tracks_in(base)
+        if not tracks and not self.split:  # grouped one level deeper, e.g. the suite's <category>/<clip>/
+            for group in _subfolders(root):
+                tracks += self._tracks_in(group)
         return tracks
+
+    def _tracks_in(self, base: Path) -> list[Track]:
+        """Track folders and seed pairs directly inside `base`."""
+        tracks: list[Track] = []
+        for folder in _subfolders(base):
+            track = self._stem_track(folder)
+            if track is not None:
+                tracks.append(track)
+        return tracks + self._seed_pairs(base)
 
     def _stem_track(self, folder: Path) -> StemTrack | None:
         names = {p.stem for p in folder.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS}
@@ -175,6 +228,33 @@ class TrackScanner:
                 return None
             raise
         return StemTrack(folder.name, paths[0], tuple(paths[1:]), min(lengths))
+
+    def _pool_tracks(self, root: Path) -> list[PoolTrack]:
+        """Every audio file of every source folder under ROOT/{vocals,accompaniment}/."""
+        tracks = []
+        for role in POOL_ROLES:
+            if not (root / role).is_dir():
+                continue
+            for source_dir in _subfolders(root / role):
+                self._check_pool_source(source_dir)
+                for path in sorted(source_dir.iterdir()):
+                    if path.suffix.lower() not in AUDIO_EXTENSIONS or path.name.startswith("."):
+                        continue
+                    info = _info(path)
+                    _check_rate(path, info, self.sample_rate)
+                    tracks.append(PoolTrack(f"{role}/{source_dir.name}/{path.stem}", path, role, source_dir.name,
+                                            info.frames))
+        return tracks
+
+    def _check_pool_source(self, source_dir: Path) -> None:
+        """Refuse a held-out source in a training scan: those clips measure generalisation."""
+        manifest = source_dir / "source.json"
+        if not self.refuse_heldout or not manifest.is_file():
+            return
+        split = json.loads(manifest.read_text(encoding="utf-8")).get("split", "train")
+        if split != "train":
+            raise AudioDataError(f"{source_dir} is a {split!r} source (source.json); it measures generalisation "
+                                 "and is never trained on: remove it from the training pools")
 
     def _seed_pairs(self, base: Path) -> list[AlignedPairTrack]:
         pairs = []
@@ -211,29 +291,68 @@ def total_seconds(tracks: list[Track], sample_rate: int) -> float:
 
 @dataclass(frozen=True)
 class Augmentation:
-    """Random gain per stem (dB range), channel swap, and remixing stems across tracks."""
+    """Random gain per stem (dB range), channel swap, remixing stems across tracks, and for pool
+    vocals: production effects (EQ, compression, reverb, pan) and the mixing levels."""
 
     gain_db: tuple[float, float] = (-6.0, 3.0)
     swap_probability: float = 0.5
     remix_probability: float = 0.5
+    vocal_effects: bool = True
+    vocal_to_accompaniment_db: tuple[float, float] = (-8.0, 4.0)
+    mixture_rms_db: tuple[float, float] = (-26.0, -14.0)
+    silent_vocals_probability: float = 0.05   # instrumental crops: the mask must learn to close
 
     @classmethod
     def none(cls) -> Augmentation:
-        return cls((0.0, 0.0), 0.0, 0.0)
+        return cls((0.0, 0.0), 0.0, 0.0, False, (0.0, 0.0), (-20.0, -20.0), 0.0)
+
+
+VOCAL_CROP_TRIES = 3  # pool vocal lines pause: keep the loudest of this many candidate crops
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+
+
+class _Groups:
+    """Tracks per sampling group: a group is drawn uniformly (so a small source counts as much as a big
+    one), then a track within it in proportion to its length."""
+
+    def __init__(self, tracks: list[Track], role: str):
+        members: dict[str, list[Track]] = {}
+        for track in tracks:
+            group = sampling_group(track, role)
+            if group is not None:
+                members.setdefault(group, []).append(track)
+        self.names = sorted(members)
+        self.tracks = [members[name] for name in self.names]
+        self.cumulative = [np.cumsum([t.num_samples for t in group], dtype=np.float64) for group in self.tracks]
+
+    def draw(self, rng: np.random.Generator) -> Track:
+        group = int(rng.integers(len(self.names)))
+        cumulative = self.cumulative[group]
+        index = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+        return self.tracks[group][min(index, len(cumulative) - 1)]
 
 
 class CropDataset(torch.utils.data.Dataset):
     """`length` random crops; item i is a deterministic function of (seed, epoch, rank, i).
 
+    Vocals come from a group drawn uniformly (pool sources and paired tracks); the accompaniment is the
+    same track's (paired, kept with probability 1 − remix) or one drawn from the accompaniment groups.
     Returns (vocals, accompaniment), each (2, crop_samples) float32 tensors."""
 
     def __init__(self, tracks: list[Track], crop_samples: int, length: int, *, seed: int = 0,
-                 epoch: int = 0, rank: int = 0, augmentation: Augmentation = Augmentation()):
-        if not tracks:
-            raise AudioDataError("no usable tracks found; check the --data folder layout "
-                                 "(MUSDB18-HQ folders, vocals+accompaniment folders, or <name>.acapella.wav pairs)")
+                 epoch: int = 0, rank: int = 0, augmentation: Augmentation = Augmentation(),
+                 sample_rate: int = 44100):
+        self.vocal_groups, self.accompaniment_groups = _Groups(tracks, "vocals"), _Groups(tracks, "accompaniment")
+        if not tracks or not self.vocal_groups.names or not self.accompaniment_groups.names:
+            raise AudioDataError("no usable tracks found (need vocals and accompaniment); check the --data folder "
+                                 "layout (MUSDB18-HQ folders, vocals+accompaniment folders, "
+                                 "<name>.acapella.wav pairs, or isovox prepare-data pools)")
         self.tracks, self.crop_samples, self.length = tracks, crop_samples, length
         self.seed, self.epoch, self.rank, self.augmentation = seed, epoch, rank, augmentation
+        self.sample_rate = sample_rate
 
     def __len__(self) -> int:
         return self.length
@@ -242,24 +361,60 @@ class CropDataset(torch.utils.data.Dataset):
         start = int(rng.integers(0, max(1, track.num_samples - self.crop_samples)))
         return track.read(start, self.crop_samples)
 
+    def _pool_vocals(self, rng: np.random.Generator, track: PoolTrack) -> np.ndarray:
+        """The loudest of a few crops of a vocal line, produced (effects, pan): (2, crop_samples)."""
+        crops = [self._crop(rng, track)[0] for _ in range(VOCAL_CROP_TRIES)]
+        vocals = max(crops, key=_rms)
+        if not self.augmentation.vocal_effects:
+            return vocals
+        from isovox.training.corpus.mix import vocal_effects  # pedalboard: only where effects are used
+
+        return vocal_effects(rng, vocals[0], self.sample_rate)[:, : self.crop_samples]
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not 0 <= index < self.length:
             raise IndexError(f"crop {index} out of range 0..{self.length - 1}")
         rng = np.random.default_rng([self.seed, self.epoch, self.rank, index])
         aug = self.augmentation
-        track = self.tracks[int(rng.integers(len(self.tracks)))]
-        vocals, accompaniment = self._crop(rng, track)
-        if rng.random() < aug.remix_probability:
-            other = self.tracks[int(rng.integers(len(self.tracks)))]
+        track = self.vocal_groups.draw(rng)
+        pooled = isinstance(track, PoolTrack)
+        if pooled:
+            vocals, accompaniment = self._pool_vocals(rng, track), None
+        else:
+            vocals, accompaniment = self._crop(rng, track)
+        if accompaniment is None or rng.random() < aug.remix_probability:
+            other = self.accompaniment_groups.draw(rng)
+            pooled = pooled or isinstance(other, PoolTrack)
             accompaniment = self._crop(rng, other)[1]
-        gains = 10.0 ** (rng.uniform(*aug.gain_db, size=2) / 20.0)
-        vocals, accompaniment = vocals * gains[0], accompaniment * gains[1]
+        if pooled:  # unpaired stems: set the levels a production would have
+            vocals, accompaniment = self._levels(rng, vocals, accompaniment)
+        else:
+            gains = 10.0 ** (rng.uniform(*aug.gain_db, size=2) / 20.0)
+            vocals, accompaniment = vocals * gains[0], accompaniment * gains[1]
+        if rng.random() < aug.silent_vocals_probability:
+            vocals = np.zeros_like(vocals)
         if rng.random() < aug.swap_probability:
             vocals = vocals[::-1]
         if rng.random() < aug.swap_probability:
             accompaniment = accompaniment[::-1]
         return (torch.from_numpy(np.ascontiguousarray(vocals, dtype=np.float32)),
                 torch.from_numpy(np.ascontiguousarray(accompaniment, dtype=np.float32)))
+
+    def _levels(self, rng: np.random.Generator, vocals: np.ndarray,
+                accompaniment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scale to a drawn vocal-to-accompaniment ratio and mixture RMS (both in dB)."""
+        aug = self.augmentation
+        ratio = 10.0 ** (rng.uniform(*aug.vocal_to_accompaniment_db) / 20.0)
+        v_rms, a_rms = _rms(vocals), _rms(accompaniment)
+        if v_rms > 1e-7 and a_rms > 1e-7:
+            vocals = vocals * (ratio * a_rms / v_rms)
+        total = _rms(vocals + accompaniment)
+        if total > 1e-7:
+            scale = 10.0 ** (rng.uniform(*aug.mixture_rms_db) / 20.0) / total
+            peak = float(np.max(np.abs(vocals + accompaniment))) * scale
+            scale /= max(1.0, peak / 0.99)  # never clip the mixture
+            vocals, accompaniment = vocals * scale, accompaniment * scale
+        return vocals, accompaniment
 
 
 @dataclass(frozen=True)

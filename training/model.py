@@ -8,7 +8,10 @@ Differences from the seed, and why:
 - look-ahead is a fixed delay of `lookahead_frames`: output frame t is the mask of input frame t - L,
   so the receptive field reaches L frames into the future and no further;
 - each audio channel is separated by the same mono model (batch = channels): any channel count works
-  and stereo images are preserved by applying each channel's own mask.
+  and stereo images are preserved by applying each channel's own mask;
+- optionally (`band_split` = k > 1) the input is folded into k channels of model_bins / k bands
+  (space-to-depth along frequency) and the head unfolds k mask values per band back to full
+  resolution: every level then runs on k× fewer bins, which cuts the cost per frame several-fold.
 
 Shapes: ``(batch, 1, model_bins, frames)`` in and out; states ``(batch, channels_i, bins_i, context_i)``.
 """
@@ -20,6 +23,8 @@ import torch
 from isovox.core.stft import StftConfig
 from torch import nn
 
+SKIP_MODES = ("concat", "add")
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -30,7 +35,20 @@ class ModelConfig:
     dilation_growth: int = 2            # time dilation multiplies by this per level
     lookahead_frames: int = 0
     output_kind: str = "mask"           # "mask" (sigmoid soft mask) or "magnitude" (seed: regression)
+    band_split: int = 1                 # adjacent bins folded into channels before the first level
+    skip_mode: str = "concat"           # "concat" (seed) or "add": decoder input = up-sampled + skip
+    mask_max: float = 1.0               # a mask ranges over (0, mask_max)
     stft: StftConfig = field(default_factory=StftConfig)
+
+    def __post_init__(self) -> None:
+        if self.band_split < 1 or self.skip_mode not in SKIP_MODES or not self.mask_max > 0:
+            raise ValueError(f"band_split {self.band_split}, skip_mode {self.skip_mode!r}, mask_max "
+                             f"{self.mask_max}: expected band_split ≥ 1, skip_mode in {SKIP_MODES}, mask_max > 0")
+
+    @property
+    def level_bins(self) -> int:
+        """Bins of the first U-Net level: model_bins / band_split."""
+        return self.stft.model_bins // self.band_split
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -85,21 +103,23 @@ class UNet(nn.Module):
         self.config = config
         bins = config.stft.model_bins
         depth = len(config.channels) - 1
-        if bins % (2 ** depth):
-            raise ValueError(f"model_bins {bins} must be divisible by 2**depth = {2 ** depth}")
+        split = config.band_split
+        if bins % (split * 2 ** depth):
+            raise ValueError(f"model_bins {bins} must be divisible by band_split × 2**depth = {split * 2 ** depth}")
         k, g, ch = config.time_kernel, config.dilation_growth, config.channels
         # per-bin input normalisation, set from training data statistics and saved with the weights
         self.register_buffer("input_mean", torch.zeros(1, 1, bins, 1))
         self.register_buffer("input_scale", torch.ones(1, 1, bins, 1))
         self.encoders = nn.ModuleList(
-            ConvBlock(1 if i == 0 else ch[i - 1], ch[i], k, g ** i) for i in range(depth)
+            ConvBlock(split if i == 0 else ch[i - 1], ch[i], k, g ** i) for i in range(depth)
         )
         self.bottleneck = ConvBlock(ch[depth - 1], ch[depth], k, g ** depth)
         self.upsamplers = nn.ModuleList(
             nn.ConvTranspose2d(ch[i + 1], ch[i], kernel_size=(2, 1), stride=(2, 1)) for i in range(depth)
         )
-        self.decoders = nn.ModuleList(ConvBlock(2 * ch[i], ch[i], k, g ** i) for i in range(depth))
-        self.head = nn.Conv2d(ch[0], 1, kernel_size=1)
+        widen = 2 if config.skip_mode == "concat" else 1
+        self.decoders = nn.ModuleList(ConvBlock(widen * ch[i], ch[i], k, g ** i) for i in range(depth))
+        self.head = nn.Conv2d(ch[0], split, kernel_size=1)
         self.pool = nn.MaxPool2d(kernel_size=(2, 1))
 
     # --- state bookkeeping -------------------------------------------------------------------
@@ -110,7 +130,7 @@ class UNet(nn.Module):
     def state_shapes(self) -> list[tuple[int, int, int]]:
         """(channels, bins, context_frames) of each state, in graph order (batch axis excluded)."""
         shapes = []
-        bins = self.config.stft.model_bins
+        bins = self.config.level_bins
         depth = len(self.encoders)
         levels = [*range(depth), depth, *reversed(range(depth))]
         for block, level in zip(self._blocks(), levels):
@@ -132,7 +152,7 @@ class UNet(nn.Module):
         """(batch, 1, model_bins, frames), states → (output of the same shape, *next_states)."""
         if not states:
             states = tuple(self.initial_states(log_magnitude.shape[0], log_magnitude.device))
-        x = (log_magnitude - self.input_mean) * self.input_scale
+        x = self._fold((log_magnitude - self.input_mean) * self.input_scale)
         state_iter = iter(states)
         next_states: list[torch.Tensor] = []
         skips = []
@@ -145,11 +165,28 @@ class UNet(nn.Module):
         next_states += new
         for i in reversed(range(len(self.decoders))):
             x = self.upsamplers[i](x)
-            x, new = self.decoders[i](torch.cat([x, skips[i]], dim=1), [next(state_iter), next(state_iter)])
+            joined = torch.cat([x, skips[i]], dim=1) if self.config.skip_mode == "concat" else x + skips[i]
+            x, new = self.decoders[i](joined, [next(state_iter), next(state_iter)])
             next_states += new
-        out = self.head(x)
-        out = torch.sigmoid(out) if self.config.output_kind == "mask" else nn.functional.softplus(out)
+        out = self._unfold(self.head(x))
+        if self.config.output_kind == "mask":
+            out = torch.sigmoid(out) * self.config.mask_max if self.config.mask_max != 1.0 else torch.sigmoid(out)
+        else:
+            out = nn.functional.softplus(out)
         return (out, *next_states)
+
+    def _fold(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, 1, model_bins, frames) → (batch, band_split, level_bins, frames): bin b·k + j → channel j."""
+        split = self.config.band_split
+        if split == 1:
+            return x
+        return x.reshape(x.shape[0], self.config.level_bins, split, x.shape[-1]).transpose(1, 2)
+
+    def _unfold(self, x: torch.Tensor) -> torch.Tensor:
+        """The inverse of `_fold`: (batch, band_split, level_bins, frames) → (batch, 1, model_bins, frames)."""
+        if self.config.band_split == 1:
+            return x
+        return x.transpose(1, 2).reshape(x.shape[0], 1, self.config.stft.model_bins, x.shape[-1])
 
     def separate_offline(self, log_magnitude: torch.Tensor) -> torch.Tensor:
         """Whole-sequence output aligned with the input frames (look-ahead compensated).

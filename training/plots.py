@@ -19,22 +19,29 @@ def _save(fig, png_path: Path) -> None:
     os.replace(tmp, png_path)
 
 
+def _progress_axis(rows: list[dict]) -> tuple[list[float], str]:
+    """x values of a history: hours of audio seen when logged (comparable across recipes), else epochs."""
+    if rows and all(r.get("audio_hours_seen") for r in rows):
+        return [float(r["audio_hours_seen"]) for r in rows], "hours of stereo audio seen"
+    return [int(r["epoch"]) for r in rows], "epoch"
+
+
 def plot_history(log_path: Path, png_path: Path) -> Path:
-    """Training loss and validation vocal SDR per epoch, with the mixture and oracle-IRM lines."""
+    """Training loss and validation vocal SDR against audio seen, with the mixture and oracle-IRM lines."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = _rows(log_path)
-    epochs = [int(r["epoch"]) for r in rows]
+    progress, label = _progress_axis(rows)
     fig, (ax_loss, ax_sdr) = plt.subplots(1, 2, figsize=(10, 3.6))
-    ax_loss.plot(epochs, [float(r["train_loss"]) for r in rows], marker="o")
-    ax_loss.set(xlabel="epoch", ylabel="training loss", title="training loss")
-    ax_sdr.plot(epochs, [float(r["val_sdr"]) for r in rows], marker="o", label="model")
+    ax_loss.plot(progress, [float(r["train_loss"]) for r in rows], marker="o")
+    ax_loss.set(xlabel=label, ylabel="training loss", title="training loss")
+    ax_sdr.plot(progress, [float(r["val_sdr"]) for r in rows], marker="o", label="model")
     if rows:
         ax_sdr.axhline(float(rows[0]["mixture_sdr"]), color="grey", linestyle="--", label="mixture")
         ax_sdr.axhline(float(rows[0]["oracle_irm_sdr"]), color="green", linestyle=":", label="oracle IRM")
-    ax_sdr.set(xlabel="epoch", ylabel="vocal SDR (dB, museval v4)", title="validation")
+    ax_sdr.set(xlabel=label, ylabel="vocal SDR (dB, museval v4)", title="validation")
     ax_sdr.legend()
     for ax in (ax_loss, ax_sdr):
         ax.grid(alpha=0.3)
@@ -44,7 +51,7 @@ def plot_history(log_path: Path, png_path: Path) -> Path:
 
 
 def plot_comparison(logs: dict[str, Path], png_path: Path, title: str = "validation vocal SDR") -> Path:
-    """Validation SDR per epoch of several runs (e.g. one per loss) on one axis."""
+    """Validation SDR of several runs (e.g. one per recipe) against audio seen (or epochs) on one axis."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -53,12 +60,13 @@ def plot_comparison(logs: dict[str, Path], png_path: Path, title: str = "validat
     reference = None
     for name, log_path in logs.items():
         rows = _rows(log_path)
-        ax.plot([int(r["epoch"]) for r in rows], [float(r["val_sdr"]) for r in rows], marker="o", label=name)
+        progress, label = _progress_axis(rows)
+        ax.plot(progress, [float(r["val_sdr"]) for r in rows], marker="o", label=name)
         reference = reference or rows[0]
     if reference:
         ax.axhline(float(reference["mixture_sdr"]), color="grey", linestyle="--", label="mixture")
         ax.axhline(float(reference["oracle_irm_sdr"]), color="green", linestyle=":", label="oracle IRM")
-    ax.set(xlabel="epoch", ylabel="vocal SDR (dB)", title=title)
+    ax.set(xlabel=label if reference else "epoch", ylabel="vocal SDR (dB)", title=title)
     ax.grid(alpha=0.3)
     ax.legend()
     _save(fig, png_path)

@@ -23,8 +23,10 @@ from isovox.core.errors import AudioDataError, CheckpointError
 from isovox.core.stft import StftConfig
 from isovox.training.checkpoint import load_checkpoint, save_checkpoint
 from isovox.training.datasets import (
+    MUSDB_VALIDATION_TRACKS,
     Augmentation,
     CropDataset,
+    PoolTrack,
     Track,
     TrackScanner,
     total_seconds,
@@ -39,14 +41,14 @@ from tqdm import tqdm
 
 STATS_EPOCH = 1_000_000  # crop-seed "epoch" of the normalisation statistics (never a training epoch)
 LOG_COLUMNS = ("epoch", "train_loss", "val_sdr", "mixture_sdr", "oracle_irm_sdr", "lr", "epoch_seconds",
-               "audio_seconds_per_second", "train_tracks", "train_hours")
+               "audio_seconds_per_second", "train_tracks", "train_hours", "audio_hours_seen")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything a run needs; `out` receives checkpoints, the CSV log and the curves."""
 
-    data: Path
+    data: tuple[Path, ...]              # one or more roots (any supported layout), scanned together
     out: Path
     valid_data: Path | None = None
     epochs: int = 10
@@ -56,6 +58,7 @@ class TrainConfig:
     loss: str = "l1"
     model: ModelConfig = field(default_factory=ModelConfig)
     crop_frames: int = 128
+    burn_in_frames: int = 0             # leading crop frames left out of the loss (zero causal context)
     seed: int = 0
     threads: int = 0                    # torch intra-op threads; 0 keeps torch's default
     num_workers: int = 0
@@ -98,34 +101,36 @@ def _setup_distributed() -> _Dist:
     return _Dist(dist.get_rank(), world, device)
 
 
-def _split_tracks(config: TrainConfig, stft_config: StftConfig) -> tuple[TrackScanner, list[Track]]:
-    """The training scanner and the validation tracks (scanned once)."""
+def _split_tracks(config: TrainConfig, stft_config: StftConfig) -> tuple[_TrainingScanner, list[Track]]:
+    """The training scanner and the validation tracks (scanned once).
+
+    Validation is `valid_data` when given; else MUSDB18's official validation tracks where a root has
+    them; else every tenth training track, held out. A root's `test/` split is never read: it measures
+    the final model, so choosing checkpoints on it would leak it."""
     rate = stft_config.sample_rate
-    train_scanner = TrackScanner(config.data, rate, split="train", skip_incomplete=config.skip_incomplete)
+    scanners = [TrackScanner(root, rate, split="train", skip_incomplete=config.skip_incomplete,
+                             refuse_heldout=True) for root in config.data]
+    tracks = [t for scanner in scanners for t in scanner.scan()]
     if config.valid_data is not None:
-        valid = TrackScanner(config.valid_data, rate).scan()
-    elif (Path(config.data) / "test").is_dir():
-        valid = TrackScanner(config.data, rate, split="test", skip_incomplete=config.skip_incomplete).scan()
-    else:
-        valid = []
-    if not valid:  # hold out every tenth training track (and never train on it)
-        tracks = train_scanner.scan()
-        if len(tracks) < 2:
-            raise AudioDataError(f"{config.data} has {len(tracks)} track(s); need ≥ 2 to hold one out for "
-                                 "validation, or pass --valid-data DIR")
-        valid = tracks[::10]
-        train_scanner = _ExcludingScanner(train_scanner, {t.name for t in valid})
-    return train_scanner, valid
+        return _TrainingScanner(scanners, set()), TrackScanner(config.valid_data, rate).scan()
+    valid = [t for t in tracks if t.name in MUSDB_VALIDATION_TRACKS]
+    if not valid:  # hold out every tenth paired training track (and never train on it)
+        paired = [t for t in tracks if not isinstance(t, PoolTrack)]
+        if len(paired) < 2:
+            raise AudioDataError(f"{', '.join(map(str, config.data))}: {len(paired)} track(s) with both stems; "
+                                 "need ≥ 2 to hold one out for validation, or pass --valid-data DIR")
+        valid = paired[::10]
+    return _TrainingScanner(scanners, {t.name for t in valid}), valid
 
 
-class _ExcludingScanner:
-    """A scanner that hides the held-out validation tracks."""
+class _TrainingScanner:
+    """The scanners of every training root, hiding the held-out validation tracks."""
 
-    def __init__(self, scanner: TrackScanner, excluded: set[str]):
-        self.scanner, self.excluded = scanner, excluded
+    def __init__(self, scanners: list[TrackScanner], excluded: set[str]):
+        self.scanners, self.excluded = scanners, excluded
 
     def scan(self) -> list[Track]:
-        return [t for t in self.scanner.scan() if t.name not in self.excluded]
+        return [t for scanner in self.scanners for t in scanner.scan() if t.name not in self.excluded]
 
 
 def set_input_statistics(model: UNet, tracks: list[Track], crop_frames: int, crops: int, seed: int) -> None:
@@ -157,12 +162,15 @@ def _learning_rate(config: TrainConfig, epoch: int, elapsed_seconds: float) -> f
 def _describe(config: TrainConfig, tracks: list[Track], rate: int) -> str:
     if config.training_data:
         return config.training_data
-    return f"{Path(config.data).name}: {len(tracks)} tracks, {total_seconds(tracks, rate) / 3600:.2f} h"
+    roots = " + ".join(Path(root).name for root in config.data)
+    return f"{roots}: {len(tracks)} tracks, {total_seconds(tracks, rate) / 3600:.2f} h"
 
 
 def training_step(model: torch.nn.Module, vocals: torch.Tensor, accompaniment: torch.Tensor, loss_kind: str,
-                  model_config: ModelConfig, autocast_dtype: torch.dtype | None) -> torch.Tensor:
-    """Loss of one batch: stems (batch, 2, samples) → mono items (2·batch, samples) → loss."""
+                  model_config: ModelConfig, autocast_dtype: torch.dtype | None,
+                  burn_in_frames: int = 0) -> torch.Tensor:
+    """Loss of one batch: stems (batch, 2, samples) → mono items (2·batch, samples) → loss over the
+    frames after `burn_in_frames` (earlier ones see zero padding as their past)."""
     cfg = model_config.stft
     vocals = vocals.reshape(-1, vocals.shape[-1])
     mixture_audio = vocals + accompaniment.reshape(-1, accompaniment.shape[-1])
@@ -177,8 +185,11 @@ def training_step(model: torch.nn.Module, vocals: torch.Tensor, accompaniment: t
     # output frame t belongs to input frame t - lookahead: compare with the frames it estimates
     lookahead = model_config.lookahead_frames
     frames = output.shape[-1] - lookahead
-    return separation_loss(loss_kind, output[..., lookahead:], mixture[..., :frames],
-                           vocals_spectrum[..., :frames], vocals, model_config.output_kind, cfg)
+    first = burn_in_frames
+    if first:  # a whole number of hops keeps the waveform (sdr loss) aligned with the frames
+        vocals = vocals[..., first * cfg.hop_samples:]
+    return separation_loss(loss_kind, output[..., lookahead + first:], mixture[..., first:frames],
+                           vocals_spectrum[..., first:frames], vocals, model_config.output_kind, cfg)
 
 
 def _read_log(path: Path) -> list[dict]:
@@ -186,6 +197,16 @@ def _read_log(path: Path) -> list[dict]:
         return []
     with path.open(newline="") as f:
         return list(csv.DictReader(f))
+
+
+def audio_hours_seen(rows: list[dict]) -> float:
+    """Hours of (stereo) training audio seen up to the last logged epoch; logs written before the column
+    existed are estimated from each epoch's throughput and length."""
+    if not rows:
+        return 0.0
+    if rows[-1].get("audio_hours_seen"):
+        return float(rows[-1]["audio_hours_seen"])
+    return sum(float(r["epoch_seconds"]) * float(r["audio_seconds_per_second"]) for r in rows) / 3600
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:
@@ -262,6 +283,7 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
                    f"{references['mixture']:.2f} dB, oracle IRM {references['oracle_irm']:.2f} dB")
 
     crop_samples = config.crop_frames * cfg.hop_samples
+    hours_seen = audio_hours_seen(rows)
     run_started = time.monotonic()
     last_epoch_seconds = 0.0
     epoch = start_epoch
@@ -285,7 +307,8 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
         for group in optimizer.param_groups:
             group["lr"] = lr
         dataset = CropDataset(tracks, crop_samples, config.steps_per_epoch * config.batch_size,
-                              seed=config.seed, epoch=epoch, rank=env.rank, augmentation=config.augmentation)
+                              seed=config.seed, epoch=epoch, rank=env.rank, augmentation=config.augmentation,
+                              sample_rate=rate)
         loader = torch.utils.data.DataLoader(dataset, batch_size=config.batch_size, shuffle=False,
                                              num_workers=config.num_workers,
                                              persistent_workers=False)
@@ -295,7 +318,7 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
                    leave=False)
         for vocals, accompaniment in bar:
             loss = training_step(net, vocals.to(env.device), accompaniment.to(env.device), config.loss,
-                                 config.model, autocast_dtype)
+                                 config.model, autocast_dtype, config.burn_in_frames)
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
@@ -312,6 +335,7 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
         train_seconds = time.monotonic() - epoch_started
         training_seconds += train_seconds
         audio_rate = len(losses) * config.batch_size * crop_samples / rate / train_seconds
+        hours_seen += len(losses) * config.batch_size * crop_samples * env.world / rate / 3600
 
         if env.main:
             recalibrate_batch_norm(model, tracks, config.bn_crop_frames, config.bn_crops, config.seed, epoch)
@@ -332,7 +356,8 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
                          "oracle_irm_sdr": f"{references['oracle_irm']:.3f}", "lr": f"{lr:.3g}",
                          "epoch_seconds": f"{last_epoch_seconds:.1f}",
                          "audio_seconds_per_second": f"{audio_rate * env.world:.2f}",
-                         "train_tracks": len(tracks), "train_hours": f"{total_seconds(tracks, rate) / 3600:.3f}"})
+                         "train_tracks": len(tracks), "train_hours": f"{total_seconds(tracks, rate) / 3600:.3f}",
+                         "audio_hours_seen": f"{hours_seen:.4f}"})
             _write_log(log_path, rows)
             _plot(log_path, out / "curves.png")
             tqdm.write(f"epoch {epoch}: loss {metrics['train_loss']:.4f}, vocal SDR {score:.2f} dB "

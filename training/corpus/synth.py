@@ -17,7 +17,7 @@ import numpy as np
 import pedalboard
 import soundfile as sf
 from isovox.core.errors import AudioFileError
-from isovox.training.corpus.compose import Part, VocalPhrase
+from isovox.training.corpus.compose import Note, Part, VocalPhrase
 from isovox.training.corpus.tools import Tools
 from scipy.signal import resample_poly
 
@@ -185,14 +185,35 @@ def espeak_speak(tools: Tools, workdir: str, phrase: VocalPhrase, sample_rate: i
     return resample(audio[0], sr, sample_rate)
 
 
-def _festival(tools: Tools, workdir: str, text: str, mode: str | None) -> tuple[np.ndarray, int]:
+def festival_wave(text2wave: str, workdir: str, text: str, mode: str | None, voice: str = "kal_diphone",
+                  scheme: str | None = None) -> tuple[np.ndarray, int]:
+    """Render `text` with festival's `voice`, then `scheme` (settings) evaluated; returns (samples,), rate.
+
+    The voice is always named: festival's default voice list starts with the reserved slt voice."""
     src, path = os.path.join(workdir, "festival.txt"), os.path.join(workdir, "festival.wav")
     with open(src, "w", encoding="utf-8") as f:
         f.write(text)
-    cmd = [tools.text2wave, *(["-mode", mode] if mode else []), src, "-o", path]
+    cmd = [text2wave, *(["-mode", mode] if mode else []), "-eval", f"(voice_{voice})",
+           *(["-eval", scheme] if scheme else []), src, "-o", path]
     _run(cmd, "festival text2wave")
     audio, sr = _read(path, "festival text2wave")
     return audio[0], sr
+
+
+def festival_song_xml(notes: list[Note], words: list[str], shift_semitones: float = 0.0,
+                      duration_scale: float = 1.0) -> str:
+    """Festival singing-mode XML: one PITCH/DURATION per note (sung `shift_semitones` lower), RESTs in gaps."""
+    body, prev_end = [], notes[0].start_s
+    for note, word in zip(notes, words):
+        gap = note.start_s - prev_end
+        if gap > 0.03:
+            body.append(f'<REST SECONDS="{gap:.3f}"></REST>')
+        freq = _hz(note.pitch) / 2.0 ** (shift_semitones / 12.0)
+        dur = note.dur_s * duration_scale
+        body.append(f'<PITCH FREQ="{freq:.1f}"><DURATION SECONDS="{dur:.3f}">{word}</DURATION></PITCH>')
+        prev_end = note.start_s + note.dur_s
+    return ('<?xml version="1.0"?>\n<!DOCTYPE SINGING PUBLIC "-//SINGING//DTD SINGING mark up//EN" '
+            '"Singing.v0_1.dtd" []>\n<SINGING BPM="60">\n' + "\n".join(body) + "\n</SINGING>\n")
 
 
 def festival_sing(tools: Tools, workdir: str, phrase: VocalPhrase, sample_rate: int) -> np.ndarray:
@@ -204,19 +225,10 @@ def festival_sing(tools: Tools, workdir: str, phrase: VocalPhrase, sample_rate: 
     """
     centre = float(np.median([_hz(n.pitch) for n in phrase.notes]))
     shift = float(np.clip(np.round(12 * np.log2(centre / 150.0)), 0, 9))
-    body, prev_end = [], phrase.notes[0].start_s
-    for note, word in zip(phrase.notes, phrase.words):
-        gap = note.start_s - prev_end
-        if gap > 0.03:
-            body.append(f'<REST SECONDS="{gap:.3f}"></REST>')
-        freq = _hz(note.pitch) / 2.0 ** (shift / 12.0)
-        # resampling up by `shift` shortens the audio, so sing longer by the same factor
-        dur = note.dur_s * (1.0 if phrase.preserve_formants else 2.0 ** (shift / 12.0))
-        body.append(f'<PITCH FREQ="{freq:.1f}"><DURATION SECONDS="{dur:.3f}">{word}</DURATION></PITCH>')
-        prev_end = note.start_s + note.dur_s
-    xml = ('<?xml version="1.0"?>\n<!DOCTYPE SINGING PUBLIC "-//SINGING//DTD SINGING mark up//EN" '
-           '"Singing.v0_1.dtd" []>\n<SINGING BPM="60">\n' + "\n".join(body) + "\n</SINGING>\n")
-    audio, sr = _festival(tools, workdir, xml, "singing")
+    # resampling up by `shift` shortens the audio, so sing longer by the same factor
+    xml = festival_song_xml(phrase.notes, phrase.words, shift,
+                            1.0 if phrase.preserve_formants else 2.0 ** (shift / 12.0))
+    audio, sr = festival_wave(tools.text2wave, workdir, xml, "singing")
     if phrase.preserve_formants:
         return transpose(resample(audio, sr, sample_rate), sample_rate, shift)
     return resample(audio, sr, sample_rate, shift)
@@ -226,7 +238,7 @@ def festival_speak(tools: Tools, workdir: str, phrase: VocalPhrase, sample_rate:
     """Spoken sentence with festival's kal voice, shifted by `phrase.pitch_shift_semitones`.
 
     Returns (samples,)."""
-    audio, sr = _festival(tools, workdir, " ".join(phrase.words) + ".", None)
+    audio, sr = festival_wave(tools.text2wave, workdir, " ".join(phrase.words) + ".", None)
     return resample(audio, sr, sample_rate, phrase.pitch_shift_semitones)
 
 
