@@ -247,7 +247,7 @@ def test_midi_learn_saves_the_map_and_ctrl_c_stops_cleanly(tiny_model_path, tmp_
                 time.sleep(0.2)
             sender.delete()
             live.send_signal(SIGINT)
-            out, err = live.communicate(timeout=10)
+            out, err = live.communicate(timeout=30)  # a loaded CI machine once needed > 10 s
         finally:
             if live.poll() is None:
                 live.kill()
