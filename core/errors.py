@@ -19,6 +19,11 @@ class AudioDataError(IsovoxError):
     """Audio samples are unusable as given (wrong shape, channel count, sample rate, length)."""
 
 
+class BufferOverflowError(IsovoxError):
+    """An internal audio buffer was given more than it holds, or asked for more than it has (a block
+    larger than the stream was set up for, or a bug)."""
+
+
 class ModelError(IsovoxError):
     """A model file is missing, not an isovox ONNX model, or of an unsupported format version."""
 

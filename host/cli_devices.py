@@ -17,7 +17,7 @@ def audio_lines() -> list[str]:
     try:
         import sounddevice as sd
 
-        from .live import list_audio_devices
+        from .audio_devices import list_audio_devices
         devices = list_audio_devices()
         default_in, default_out = sd.default.device
     except (OSError, ImportError) as exc:     # PortAudio missing: sounddevice raises OSError on import

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from isovox.core.errors import AudioDataError
 
+from .ring import AudioRing
+
 DEFAULT_RAMP_SECONDS = 0.005
 
 
@@ -62,7 +64,8 @@ class LinearRamp:
 class DelayLine:
     """Delays (channels, samples) blocks by `delay_samples`; starts filled with silence.
 
-    Blocks up to `max_block_samples` long; `reset()` clears the stored audio.
+    An `AudioRing` holding the delay's worth of samples: each block goes in, the block as old comes
+    out. Blocks up to `max_block_samples` long; `reset()` clears the stored audio.
     """
 
     def __init__(self, channels: int, delay_samples: int, max_block_samples: int) -> None:
@@ -70,33 +73,19 @@ class DelayLine:
             raise AudioDataError(f"delay_samples is {delay_samples}; expected 0 or more")
         self.delay_samples = int(delay_samples)
         self.max_block_samples = int(max_block_samples)
-        self._size = self.delay_samples + self.max_block_samples
-        self._buffer = np.zeros((channels, self._size), dtype=np.float32)
-        self._write = self.delay_samples      # read position is always write - delay (mod size)
+        self._ring = AudioRing(channels, self.delay_samples + self.max_block_samples)
+        self.reset()
 
     def reset(self) -> None:
-        self._buffer.fill(0.0)
-        self._write = self.delay_samples
+        self._ring.clear(self.delay_samples)
 
     def process(self, block: np.ndarray, out: np.ndarray) -> None:
         """Write `block` (channels, n) in, the block from `delay_samples` ago into `out` (channels, n)."""
-        samples = block.shape[1]
-        if samples > self.max_block_samples:
-            raise AudioDataError(f"block of {samples} samples exceeds max_block_samples "
+        if block.shape[1] > self.max_block_samples:
+            raise AudioDataError(f"block of {block.shape[1]} samples exceeds max_block_samples "
                                  f"{self.max_block_samples}; split it or raise the maximum")
-        self._copy_in(block, self._write)
-        self._copy_out(out, (self._write - self.delay_samples) % self._size)
-        self._write = (self._write + samples) % self._size
-
-    def _copy_in(self, block: np.ndarray, start: int) -> None:
-        first = min(block.shape[1], self._size - start)
-        self._buffer[:, start:start + first] = block[:, :first]
-        self._buffer[:, :block.shape[1] - first] = block[:, first:]
-
-    def _copy_out(self, out: np.ndarray, start: int) -> None:
-        first = min(out.shape[1], self._size - start)
-        out[:, :first] = self._buffer[:, start:start + first]
-        out[:, first:] = self._buffer[:, :out.shape[1] - first]
+        self._ring.write(block)
+        self._ring.read_into(out)
 
 
 class DryWetMixer:

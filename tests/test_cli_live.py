@@ -12,12 +12,15 @@ import pytest
 from isovox.core.errors import DeviceError
 from isovox.host.cli import main
 from isovox.host.effects import EffectSpecError, plugins_from_spec
-from isovox.host.live import LiveEngine, SpscRing, _Callback, resolve_device, worker_latency_samples
+from isovox.host.audio_devices import resolve_device
+from isovox.host.live_callback import LiveCallback, worker_latency_samples
+from isovox.host.live_engine import LiveEngine
 from isovox.host.midi import Control, MidiControl, MidiMapping
 from isovox.host.streaming import StreamingSeparator
 from pedalboard import Compressor, Reverb
 
 RATE = 44100
+HOP = 512
 
 
 @pytest.fixture(scope="module")
@@ -75,41 +78,29 @@ def test_engine_fx_stream_after_the_isolator(separator):
     np.testing.assert_allclose(with_fx, expected, atol=1e-5)
 
 
-def test_spsc_ring_refuses_what_does_not_fit():
-    ring = SpscRing(2, 8)
-    assert ring.write(np.ones((2, 6), np.float32)) and not ring.write(np.ones((2, 3), np.float32))
-    out = np.zeros((2, 4), np.float32)
-    assert ring.read_into(out) and ring.available == 2
-    assert ring.write(np.arange(12, dtype=np.float32).reshape(2, 6))      # wraps around
-    wide = np.zeros((2, 8), np.float32)
-    assert ring.read_into(wide) and wide[0, 2:].tolist() == [0, 1, 2, 3, 4, 5]
-    assert not ring.read_into(out)
-
-
 @pytest.mark.parametrize("block", [128, 256, 1024])
 def test_worker_design_is_the_callback_design_delayed(separator, block):
     """The same real callback object, called as PortAudio would, in both designs; the worker adds a
-    hop rounded up to whole blocks."""
+    half hop rounded up to whole blocks."""
     signal = _sine(0.5)
-    extra = worker_latency_samples(separator, block)
-    assert extra == {128: 512, 256: 512, 1024: 1024}[block]
+    extra = worker_latency_samples(HOP, block)
+    assert extra == {128: 256, 256: 256, 1024: 1024}[block]
     times = SimpleNamespace(inputBufferAdcTime=0.0, outputBufferDacTime=0.0, currentTime=0.0)
     results = {}
     for worker in (False, True):
         separator.reset()
-        callback = _Callback(LiveEngine(separator), block, worker, extra)
+        callback = LiveCallback(LiveEngine(separator), block, worker, extra)
         if worker:
-            callback.thread.start()
+            callback.start()
         out = np.zeros((signal.shape[1], 2), np.float32)
         frames = signal.shape[1] // block * block
         for start in range(0, frames, block):
             callback(np.ascontiguousarray(signal[:, start:start + block].T), out[start:start + block], block,
                      times, None)
             deadline = time.monotonic() + 5
-            while worker and callback.out_ring.available < extra and time.monotonic() < deadline:
+            while worker and callback.out_ring.count < extra and time.monotonic() < deadline:
                 time.sleep(0.001)
-        callback.stop_worker.set()
-        callback.wake.set()
+        callback.stop()
         results[worker] = out[:frames]
         assert callback.stats.dropped_blocks == 0 and callback.stats.errors == 0
     np.testing.assert_array_equal(results[True][extra:], results[False][:-extra])
@@ -117,7 +108,7 @@ def test_worker_design_is_the_callback_design_delayed(separator, block):
 
 
 def test_callback_counts_status_flags_and_never_raises(separator):
-    callback = _Callback(LiveEngine(separator), 64, worker=False)
+    callback = LiveCallback(LiveEngine(separator), 64, worker=False)
     flags = SimpleNamespace(input_overflow=True, input_underflow=False, output_underflow=True,
                             output_overflow=False)
     times = SimpleNamespace(inputBufferAdcTime=1.0, outputBufferDacTime=1.01, currentTime=1.0)
@@ -181,13 +172,13 @@ def test_no_device_lists_what_exists():
 
 def test_worker_dropouts_never_change_the_latency(separator):
     """A late worker (steps skipped) makes one block of silence; afterwards the output is aligned again."""
-    signal, block = _sine(0.5), 256
-    extra = worker_latency_samples(separator, block)
+    signal, block = _sine(0.5), 128
+    extra = worker_latency_samples(HOP, block)
     times = SimpleNamespace(inputBufferAdcTime=0.0, outputBufferDacTime=0.0, currentTime=0.0)
     results = {}
     for late in (False, True):
         separator.reset()
-        callback = _Callback(LiveEngine(separator), block, True, extra)   # the worker step run by hand
+        callback = LiveCallback(LiveEngine(separator), block, True, extra)   # the worker step run by hand
         out = np.zeros((signal.shape[1], 2), np.float32)
         frames = signal.shape[1] // block * block
         for k, start in enumerate(range(0, frames, block)):

@@ -18,6 +18,7 @@ from signal import SIGINT
 import numpy as np
 import pytest
 from isovox.host.jack_server import wait_for_ports
+from isovox.host.live_callback import worker_latency_samples
 from isovox.host.separator import Separator
 from jack_helpers import jack_server_or_skip
 
@@ -130,8 +131,8 @@ def test_live_output_is_offline_separation_after_reported_latency_and_midi_bypas
         assert live.returncode == 0, err
     report = json.loads(report_path.read_text())
     latency = report["total_latency_samples"]       # separator + PortAudio's reported device latency
-    worker_samples = 512 if report["worker"] else 0            # auto: the worker design below a hop
-    assert report["worker"] == (period <= HOP // 4)
+    worker_samples = worker_latency_samples(HOP, period) if report["worker"] else 0
+    assert report["worker"] == (period < HOP)                  # auto: the worker design below a hop
     assert report["processing_latency_samples"] == 1023 + worker_samples and report["sample_rate"] == 44100
     assert report["midi_applied"] == 1
 

@@ -149,6 +149,25 @@ def test_resampled_stream_matches_the_offline_separator(tiny_model_path, clip, r
     assert error.max() < 0.01 * np.abs(offline).max()
 
 
+def test_low_latency_resampling_keeps_the_latency_exact_and_cuts_it(tiny_model_path, clip):
+    """The live monitor's soxr "LQ" recipe: still offline separation (through the same LQ filters)
+    delayed by exactly `latency_samples`, and ~28 ms less latency than "HQ" at 48 kHz."""
+    import soxr
+
+    audio = np.ascontiguousarray(soxr.resample(clip.T, 44100, 48000).T)
+    high = StreamingSeparator(tiny_model_path, device="cpu", sample_rate=48000, resample=True)
+    low = StreamingSeparator(tiny_model_path, device="cpu", sample_rate=48000, resample=True,
+                             resample_quality="LQ")
+    assert 1000 * (high.latency_samples - low.latency_samples) / 48000 > 25
+    streamed = stream(low, audio, (100, 2048, 7), ringing_samples=300)
+    at_model_rate = soxr.resample(audio.T, 48000, 44100, quality="LQ").T
+    separated = Separator(tiny_model_path, device="cpu").separate(np.ascontiguousarray(at_model_rate), 44100)
+    offline = soxr.resample(separated.T, 44100, 48000, quality="LQ").T[:, :audio.shape[1]]
+    edge = 48000 // 20
+    error = np.abs(streamed[:, :offline.shape[1]] - offline)[:, edge:-edge]
+    assert error.max() < 0.01 * np.abs(offline).max()
+
+
 def test_properties_and_counters(tiny_model_path):
     separator = StreamingSeparator(tiny_model_path, device="cpu", channels=3, deadline_fraction=1e-9)
     assert separator.channels == 3 and separator.sample_rate == 44100
