@@ -19,37 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ConfigMismatchError
-from .stft import StftConfig
+from .stft import StftConfig, analyse, synthesise
 
 EPS = 1e-8
-
-
-def _synthesise(spectrum: np.ndarray, cfg: StftConfig) -> np.ndarray:
-    """(ch, bins, frames) → (ch, (frames - 1)*hop + n_fft) float32 weighted OLA, untrimmed."""
-    channels, _, num_frames = spectrum.shape
-    frames = np.fft.irfft(spectrum.transpose(0, 2, 1), n=cfg.n_fft, axis=-1)
-    frames *= cfg.synthesis_window
-    hop = cfg.hop_samples
-    out = np.zeros((channels, (num_frames - 1) * hop + cfg.n_fft), dtype=np.float32)
-    for offset in range(0, cfg.n_fft, hop):
-        out[:, offset:offset + num_frames * hop] += frames[:, :, offset:offset + hop].reshape(channels, -1)
-    return out
-
-
-def _analyse(signal: np.ndarray, cfg: StftConfig, first_frame: int, num_frames: int) -> np.ndarray:
-    """Frames `first_frame …` of an untrimmed OLA signal → (ch, bins, num_frames) complex64."""
-    hop = cfg.hop_samples
-    start = first_frame * hop
-    part = signal[:, start:start + (num_frames - 1) * hop + cfg.n_fft]
-    frames = np.lib.stride_tricks.sliding_window_view(part, cfg.n_fft, axis=1)[:, ::hop]
-    spectrum = np.fft.rfft(frames * cfg.analysis_window, axis=-1)
-    return spectrum.transpose(0, 2, 1).astype(np.complex64)
-
-
-def inconsistency(spectrum: np.ndarray, cfg: StftConfig) -> np.ndarray:
-    """Spectral convergence of a whole spectrogram (ch, bins, frames) → (ch,): 0 = consistent."""
-    rebuilt = _analyse(_synthesise(spectrum, cfg), cfg, 0, spectrum.shape[-1])
-    return _spectral_convergence(np.abs(rebuilt), np.abs(spectrum))
 
 
 def _spectral_convergence(rebuilt_magnitude: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
@@ -79,8 +51,8 @@ def griffin_lim(magnitude: np.ndarray, initial_spectrum: np.ndarray, cfg: StftCo
     previous = None
     for iteration in range(iterations + 1):
         # project onto consistent spectrograms: re-analyse what this estimate synthesises to
-        signal = _synthesise(np.concatenate([fixed, estimate], axis=-1), cfg)
-        projected = _analyse(signal, cfg, num_fixed, magnitude.shape[-1])
+        signal = synthesise(np.concatenate([fixed, estimate], axis=-1), cfg)
+        projected = analyse(signal, cfg, num_fixed, magnitude.shape[-1])
         error = _spectral_convergence(np.abs(projected), magnitude)
         improved = error < best_error
         best[improved] = estimate[improved]

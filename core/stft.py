@@ -59,11 +59,6 @@ class StftConfig:
         """Bins the model sees (Nyquist dropped)."""
         return self.n_fft // 2
 
-    @property
-    def frame_latency_samples(self) -> int:
-        """Samples between a sample entering and its frame set being complete: n_fft - 1."""
-        return self.n_fft - 1
-
     def num_frames(self, num_samples: int) -> int:
         """Frames needed so that every one of `num_samples` samples is fully reconstructed."""
         return (num_samples - 1 + self.n_fft - self.hop_samples) // self.hop_samples + 1
@@ -100,35 +95,72 @@ class StftConfig:
         return (w / np.tile(norm, self.n_fft // hop)).astype(np.float32)
 
 
-def frame_signal(audio: np.ndarray, stft: StftConfig) -> np.ndarray:
-    """Causal frames of `audio` (channels, samples) → (channels, frames, n_fft), zero padded."""
+def frames_of(signal: np.ndarray, cfg: StftConfig, first_frame: int = 0,
+              num_frames: int | None = None) -> np.ndarray:
+    """Frames of an already padded `signal` (channels, samples) → a (channels, frames, n_fft) view.
+
+    Frame k starts at sample (first_frame + k)·hop; `num_frames` None = every complete frame."""
+    hop = cfg.hop_samples
+    part = signal[:, first_frame * hop:]
+    if num_frames is not None:
+        part = part[:, :(num_frames - 1) * hop + cfg.n_fft]
+    return np.lib.stride_tricks.sliding_window_view(part, cfg.n_fft, axis=1)[:, ::hop]
+
+
+def pad_causal(audio: np.ndarray, cfg: StftConfig) -> np.ndarray:
+    """(channels, samples) → float32 (channels, (frames - 1)·hop + n_fft): n_fft - hop zeros on the
+    left (causal framing), zeros on the right up to the last frame that covers the last sample."""
     channels, num_samples = audio.shape
-    num_frames = stft.num_frames(num_samples)
-    lead = stft.n_fft - stft.hop_samples
-    total = (num_frames - 1) * stft.hop_samples + stft.n_fft
-    padded = np.zeros((channels, total), dtype=np.float32)
+    lead = cfg.n_fft - cfg.hop_samples
+    padded = np.zeros((channels, (cfg.num_frames(num_samples) - 1) * cfg.hop_samples + cfg.n_fft), np.float32)
     padded[:, lead:lead + num_samples] = audio
-    return np.lib.stride_tricks.sliding_window_view(padded, stft.n_fft, axis=1)[:, ::stft.hop_samples]
+    return padded
+
+
+def frame_signal(audio: np.ndarray, cfg: StftConfig) -> np.ndarray:
+    """Causal frames of `audio` (channels, samples) → (channels, frames, n_fft), zero padded."""
+    return frames_of(pad_causal(audio, cfg), cfg)
+
+
+def analyse(signal: np.ndarray, cfg: StftConfig, first_frame: int = 0,
+            num_frames: int | None = None) -> np.ndarray:
+    """Spectra of the frames of a padded `signal` (see `frames_of`) → (channels, spectrum_bins, frames)
+    complex64: analysis window, rfft."""
+    spectrum = np.fft.rfft(frames_of(signal, cfg, first_frame, num_frames) * cfg.analysis_window, axis=-1)
+    return np.ascontiguousarray(spectrum.transpose(0, 2, 1)).astype(np.complex64)
+
+
+def overlap_add(time_frames: np.ndarray, hop_samples: int, out: np.ndarray) -> np.ndarray:
+    """Add windowed frames (channels, frames, n_fft) into `out` (channels, ≥ (frames - 1)·hop + n_fft),
+    frame k at sample k·hop, in place and without allocating (the one-hop streaming path needs both).
+
+    The sums run in the same order for any number of frames, so a stream added one frame at a time
+    equals the whole signal added at once, bit for bit."""
+    channels, num_frames, n_fft = time_frames.shape
+    span = num_frames * hop_samples
+    for offset in range(0, n_fft, hop_samples):
+        # each hop-sized slice of every frame lands on a hop grid: one strided add per slice
+        target = out[:, offset:offset + span].reshape(channels, num_frames, hop_samples)
+        np.add(target, time_frames[:, :, offset:offset + hop_samples], out=target)
+    return out
+
+
+def synthesise(spectrum: np.ndarray, cfg: StftConfig) -> np.ndarray:
+    """(channels, spectrum_bins, frames) complex → the untrimmed weighted overlap-add,
+    (channels, (frames - 1)·hop + n_fft) float32, whose first n_fft - hop samples are the left pad."""
+    channels, _, num_frames = spectrum.shape
+    time_frames = np.fft.irfft(spectrum.transpose(0, 2, 1), n=cfg.n_fft, axis=-1)
+    time_frames = (time_frames * cfg.synthesis_window).astype(np.float32)
+    out = np.zeros((channels, (num_frames - 1) * cfg.hop_samples + cfg.n_fft), dtype=np.float32)
+    return overlap_add(time_frames, cfg.hop_samples, out)
 
 
 def stft(audio: np.ndarray, stft_config: StftConfig) -> np.ndarray:
     """(channels, samples) float → (channels, spectrum_bins, frames) complex64."""
-    frames = frame_signal(np.asarray(audio, dtype=np.float32), stft_config)
-    spectrum = np.fft.rfft(frames * stft_config.analysis_window, axis=-1)
-    return np.ascontiguousarray(spectrum.transpose(0, 2, 1)).astype(np.complex64)
+    return analyse(pad_causal(np.asarray(audio, dtype=np.float32), stft_config), stft_config)
 
 
 def istft(spectrum: np.ndarray, stft_config: StftConfig, num_samples: int) -> np.ndarray:
     """(channels, spectrum_bins, frames) complex → (channels, num_samples) float32 by weighted OLA."""
-    channels, _, num_frames = spectrum.shape
-    frames = np.fft.irfft(spectrum.transpose(0, 2, 1), n=stft_config.n_fft, axis=-1)
-    frames = (frames * stft_config.synthesis_window).astype(np.float32)
-    hop = stft_config.hop_samples
-    total = (num_frames - 1) * hop + stft_config.n_fft
-    out = np.zeros((channels, total), dtype=np.float32)
-    for offset in range(0, stft_config.n_fft, hop):
-        # each hop-sized slice of every frame lands on a hop grid: add them with one strided write
-        part = frames[:, :, offset:offset + hop].reshape(channels, num_frames * hop)
-        out[:, offset:offset + num_frames * hop] += part
-    lead = stft_config.n_fft - hop
-    return out[:, lead:lead + num_samples]
+    lead = stft_config.n_fft - stft_config.hop_samples
+    return synthesise(spectrum, stft_config)[:, lead:lead + num_samples]

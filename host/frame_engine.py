@@ -21,6 +21,7 @@ from isovox.core.errors import AudioDataError, ConfigMismatchError, ModelError
 from isovox.core.features import LOG_FLOOR, log_magnitude
 from isovox.core.masks import apply_magnitude, apply_mask
 from isovox.core.phase import BlockGriffinLim
+from isovox.core.stft import frames_of, overlap_add
 
 from .model_file import LoadedModel
 
@@ -160,7 +161,7 @@ class FrameEngine:
         np.multiply(self._time, cfg.synthesis_window, out=self._time)
         np.copyto(self._accumulator[:, :n_fft - hop], self._tail)
         self._accumulator[:, n_fft - hop:] = 0.0
-        np.add(self._accumulator, self._time, out=self._accumulator)
+        overlap_add(self._time[:, None], hop, self._accumulator)
         np.copyto(self._hop_out, self._accumulator[:, :hop])
         np.copyto(self._tail, self._accumulator[:, hop:])
         return self._hop_out
@@ -185,8 +186,7 @@ class FrameEngine:
         # analysis: frames of [history | new samples]
         joined = np.concatenate([self._history, audio], axis=1)
         np.copyto(self._history, joined[:, joined.shape[1] - (n_fft - hop):])
-        frames = np.lib.stride_tricks.sliding_window_view(joined, n_fft, axis=1)[:, ::hop]
-        spectrum = np.fft.rfft(frames * cfg.analysis_window, axis=-1).transpose(0, 2, 1)  # (ch, bins, F)
+        spectrum = np.fft.rfft(frames_of(joined, cfg) * cfg.analysis_window, axis=-1).transpose(0, 2, 1)
         features = np.ascontiguousarray(log_magnitude(spectrum, cfg)[:, None])
         states = self._state_sets[self._state_index]
         outputs = self.loaded.session.run(
@@ -206,8 +206,6 @@ class FrameEngine:
         time_frames *= cfg.synthesis_window
         accumulator = np.zeros((self.channels, (num_frames - 1) * hop + n_fft), np.float32)
         accumulator[:, :n_fft - hop] = self._tail
-        for offset in range(0, n_fft, hop):
-            part = time_frames[:, :, offset:offset + hop].reshape(self.channels, num_frames * hop)
-            accumulator[:, offset:offset + num_frames * hop] += part
+        overlap_add(time_frames, hop, accumulator)
         np.copyto(self._tail, accumulator[:, num_frames * hop:])
         return accumulator[:, :num_frames * hop]

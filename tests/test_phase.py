@@ -4,10 +4,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from isovox.core.errors import ConfigMismatchError
-from isovox.core.phase import BlockGriffinLim, griffin_lim, inconsistency
-from isovox.core.stft import StftConfig, istft, stft
+from isovox.core.phase import BlockGriffinLim, _spectral_convergence, griffin_lim
+from isovox.core.stft import StftConfig, analyse, istft, stft, synthesise
 
 CFG = StftConfig()
+
+
+def inconsistency(spectrum: np.ndarray, cfg: StftConfig) -> np.ndarray:
+    """Spectral convergence of a whole spectrogram (ch, bins, frames) → (ch,): 0 = consistent."""
+    rebuilt = analyse(synthesise(spectrum, cfg), cfg, 0, spectrum.shape[-1])
+    return _spectral_convergence(np.abs(rebuilt), np.abs(spectrum))
 
 
 @pytest.fixture(scope="module")
