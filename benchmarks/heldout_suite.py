@@ -40,7 +40,7 @@ import numpy as np
 import soundfile as sf
 from isovox.core.errors import AudioDataError, AudioFileError, IsovoxError, ToolMissingError
 from isovox.training.corpus.compose import Part, compose
-from isovox.training.corpus.mix import instrument_effects, vocal_effects
+from isovox.training.corpus.mix import instrument_effects, rms, vocal_effects
 from isovox.training.corpus.synth import SEGMENT_TAIL_S, write_segments_midi
 
 SAMPLE_RATE = 44100
@@ -198,10 +198,6 @@ def _db(value: float) -> float:
     return 10.0 ** (value / 20.0)
 
 
-def _rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
-
-
 def active_frames(mono: np.ndarray, sample_rate: int, frame_seconds: float = 0.1) -> np.ndarray:
     """Per 100 ms frame: True where the signal is within 30 dB of its loudest frame."""
     hop = round(frame_seconds * sample_rate)
@@ -261,9 +257,9 @@ def midi_stem(rng: np.random.Generator, render_midi: MidiRenderer, effects_seed:
     levels, total = {}, np.zeros((2, clip_samples), np.float64)
     for stem, audio in zip(MIDI_STEMS, rendered):
         levels[stem] = round(float(effects_rng.uniform(*MIDI_LEVELS_DB[stem])), 2)
-        if _rms(audio) > 1e-6:
+        if rms(audio) > 1e-6:
             wet = instrument_effects(effects_rng, audio, SAMPLE_RATE)
-            total += wet * (_db(-20 + levels[stem]) / max(_rms(wet), 1e-9))
+            total += wet * (_db(-20 + levels[stem]) / max(rms(wet), 1e-9))
     description = {**arrangement.description, "stem_levels_db": levels}
     del description["vocal_register"], description["vocal_style"]
     description["programs"] = {s: description["programs"][s] for s in MIDI_STEMS}
@@ -278,8 +274,8 @@ def mix(rng: np.random.Generator, vocals: np.ndarray, accompaniment: np.ndarray,
     hop = round(0.1 * sample_rate)
     mask = np.repeat(active_frames(vocals.mean(axis=0), sample_rate), hop)
     mask = np.pad(mask, (0, vocals.shape[1] - mask.size))
-    a_rms = max(_rms(accompaniment[:, mask]), 1e-4)
-    vocals = vocals * (a_rms * _db(ratio_db) / max(_rms(vocals[:, mask]), 1e-9))
+    a_rms = max(rms(accompaniment[:, mask]), 1e-4)
+    vocals = vocals * (a_rms * _db(ratio_db) / max(rms(vocals[:, mask]), 1e-9))
     scale = _db(peak_db) * FULL_SCALE / max(float(np.max(np.abs(vocals + accompaniment))), 1e-9)
     v24, a24 = (np.round(x * scale).astype(np.int32) for x in (vocals, accompaniment))
     info = {"vocal_to_accompaniment_db": round(ratio_db, 2), "peak_dbfs": round(peak_db, 2),

@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("isovox.training.cli_train", "train a model on stems (needs the [train] extra)"),
     "make-corpus": ("isovox.training.corpus.cli", "render the built-in synthetic training corpus"),
     "prepare-data": ("isovox.training.corpus.cli_prepare", "decode the recorded speech and music sources into pools"),
+    "prepare-voices": ("isovox.training.corpus.cli_voices", "render singing and synthetic-speech lines into pools"),
 }
 
 
@@ -39,12 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:  # a subcommand module that imports its extra at the top
-            sub_parser.set_defaults(_unavailable=missing_extra_message(name, exc) or f"`isovox {name}` "
-                                    f"is unavailable: {exc}; reinstall isovox")
-            continue
+        module = importlib.import_module(module_name)   # light: extras are imported inside run()
         module.add_arguments(sub_parser)
         sub_parser.set_defaults(_run=module.run)
     return parser
@@ -52,15 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)  # an unavailable subcommand knows none of its options
+    args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
-    if getattr(args, "_unavailable", None):
-        print(f"isovox: error: {args._unavailable}", file=sys.stderr)
-        return 2
-    if unknown:
-        parser.parse_args(argv)  # argparse's own error and exit status for unknown arguments
     try:
         return int(args._run(args) or 0)
     except IsovoxError as exc:

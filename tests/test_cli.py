@@ -27,16 +27,6 @@ def test_without_the_train_extra_the_fix_is_named(tmp_path, argv, module):
     assert not (tmp_path / "run").exists() and not (tmp_path / "corpus").exists()
 
 
-def test_a_subcommand_module_that_imports_its_extra_at_the_top(tmp_path, monkeypatch, capsys):
-    (tmp_path / "eager_subcommand.py").write_text("import torch\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(sys.modules, "torch", None)
-    monkeypatch.setitem(cli.SUBCOMMANDS, "eager", ("eager_subcommand", "needs torch at import"))
-    assert cli.main(["eager", "--some-option", "x"]) == 2
-    assert capsys.readouterr().err == ("isovox: error: `isovox eager` needs torch, which the [train] extra "
-                                       "installs: pip install 'isovox[train]'\n")
-
-
 def test_other_missing_modules_stay_internal_errors(monkeypatch, capsys):
     def run(_args):
         import no_such_module_anywhere  # noqa: F401

@@ -4,7 +4,7 @@ Layouts (all at the model's sample rate, WAV or FLAC, mono or stereo):
 - MUSDB18-HQ (and the built-in corpus): ``DIR/{train,test}/<track>/{mixture,vocals,drums,bass,other}.wav``
   (also ``DIR/<track>/…`` without the split folders); accompaniment = drums + bass + other.
 - stem pairs: ``DIR/<track>/{vocals,accompaniment}.wav``.
-- the seed's pairs: ``DIR/<name>.wav`` + ``DIR/<name>.acapella.wav``, aligned on scan (offset and gain
+- song + a cappella pairs: ``DIR/<name>.wav`` + ``DIR/<name>.acapella.wav``, aligned on scan (offset and gain
   by cross-correlation, `training.alignment`); a pair that cannot be aligned is skipped with a warning.
 - stem pools (`isovox prepare-data`): ``DIR/{vocals,accompaniment}/<source>/*.flac`` with a
   ``source.json`` per source; unpaired files that `CropDataset` mixes at random (a vocal line from
@@ -28,6 +28,7 @@ import soundfile as sf
 import torch
 from isovox.core.errors import AudioDataError, AudioFileError
 from isovox.training.alignment import Alignment, align
+from isovox.training.corpus.mix import rms
 
 AUDIO_EXTENSIONS = (".wav", ".flac")
 MUSDB_ACCOMPANIMENT = ("drums", "bass", "other")
@@ -199,7 +200,7 @@ class TrackScanner:
         return tracks
 
     def _tracks_in(self, base: Path) -> list[Track]:
-        """Track folders and seed pairs directly inside `base`."""
+        """Track folders and song + a cappella pairs directly inside `base`."""
         tracks: list[Track] = []
         for folder in _subfolders(base):
             track = self._stem_track(folder)
@@ -310,10 +311,6 @@ class Augmentation:
 VOCAL_CROP_TRIES = 3  # pool vocal lines pause: keep the loudest of this many candidate crops
 
 
-def _rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
-
-
 class _Groups:
     """Tracks per sampling group: a group is drawn uniformly (so a small source counts as much as a big
     one), then a track within it in proportion to its length."""
@@ -364,7 +361,7 @@ class CropDataset(torch.utils.data.Dataset):
     def _pool_vocals(self, rng: np.random.Generator, track: PoolTrack) -> np.ndarray:
         """The loudest of a few crops of a vocal line, produced (effects, pan): (2, crop_samples)."""
         crops = [self._crop(rng, track)[0] for _ in range(VOCAL_CROP_TRIES)]
-        vocals = max(crops, key=_rms)
+        vocals = max(crops, key=rms)
         if not self.augmentation.vocal_effects:
             return vocals
         from isovox.training.corpus.mix import vocal_effects  # pedalboard: only where effects are used
@@ -405,10 +402,10 @@ class CropDataset(torch.utils.data.Dataset):
         """Scale to a drawn vocal-to-accompaniment ratio and mixture RMS (both in dB)."""
         aug = self.augmentation
         ratio = 10.0 ** (rng.uniform(*aug.vocal_to_accompaniment_db) / 20.0)
-        v_rms, a_rms = _rms(vocals), _rms(accompaniment)
+        v_rms, a_rms = rms(vocals), rms(accompaniment)
         if v_rms > 1e-7 and a_rms > 1e-7:
             vocals = vocals * (ratio * a_rms / v_rms)
-        total = _rms(vocals + accompaniment)
+        total = rms(vocals + accompaniment)
         if total > 1e-7:
             scale = 10.0 ** (rng.uniform(*aug.mixture_rms_db) / 20.0) / total
             peak = float(np.max(np.abs(vocals + accompaniment))) * scale

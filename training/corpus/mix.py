@@ -12,7 +12,8 @@ def _db(x: float) -> float:
     return 10.0 ** (x / 20.0)
 
 
-def _rms(x: np.ndarray) -> float:
+def rms(x: np.ndarray) -> float:
+    """Root-mean-square level of any array (0 for an empty one), in float64."""
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
 
 
@@ -103,14 +104,14 @@ def mix_track(rng: np.random.Generator, stems: dict[str, np.ndarray],
     levels = {"drums": rng.uniform(-9, 0), "bass": rng.uniform(-9, 0), "other": rng.uniform(-6, 2)}
     out = {}
     for name, db in levels.items():
-        r = _rms(stems[name])
+        r = rms(stems[name])
         out[name] = stems[name] * (_db(-20 + db) / r if r > 1e-6 else 0.0)
     accomp = out["drums"] + out["bass"] + out["other"]
     vocals = stems["vocals"]
     ratio_db = float(rng.uniform(-8, 4))
     mask = _active(vocals, sample_rate)
-    v_rms = _rms(vocals[:, mask])
-    a_rms = _rms(accomp[:, mask]) if mask.any() else 0.0
+    v_rms = rms(vocals[:, mask])
+    a_rms = rms(accomp[:, mask]) if mask.any() else 0.0
     if v_rms > 1e-6:
         out["vocals"] = vocals * (max(a_rms, _db(-30)) * _db(ratio_db) / v_rms)
     else:

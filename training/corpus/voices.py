@@ -5,11 +5,10 @@ melody excerpts or a few spoken sentences) with short breaths between them. Ever
 function of (seed, source, line index); finished lines are skipped on a re-run, so a stopped run
 resumes. Layout, per source: <item>.flac (44.1 kHz mono, 16-bit FLAC) and source.json, written last.
 
-    python -m isovox.training.corpus.voices OUT --split train --minutes-per-source 30 --jobs 2
+    isovox prepare-voices OUT --split train --minutes-per-source 30 --jobs 2
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from isovox.core.errors import AudioDataError, AudioFileError, IsovoxError
+from isovox.core.errors import AudioDataError, AudioFileError
 from isovox.training.corpus import vocal_engines as engines
 from isovox.training.corpus.compose import ESPEAK_LANGUAGES, FEMALE_VARIANTS, MALE_VARIANTS, _sentence
 from isovox.training.corpus.conditioning import peak_normalise
@@ -425,30 +424,10 @@ def render_voices(out_root: Path, split: str, minutes_per_source: float, jobs: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: render the vocal pools of one split; prints one line per source."""
-    parser = argparse.ArgumentParser(prog="python -m isovox.training.corpus.voices",
-                                     description="Render singing and synthetic-speech lines into OUT/vocals/.")
-    parser.add_argument("out", metavar="OUT", type=Path, help="pools folder (lines go to OUT/vocals/<source>/)")
-    parser.add_argument("--split", choices=SPLITS, default="train", help="which sources (default train)")
-    parser.add_argument("--minutes-per-source", type=float, default=30.0, help="minutes per source (default 30)")
-    parser.add_argument("--jobs", type=int, default=1, help="parallel rendering processes (default 1)")
-    parser.add_argument("--seed", type=int, default=1, help="same seed, same lines (default 1)")
-    parser.add_argument("--sources", help="comma-separated source names (default: all of the split)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        summaries = render_voices(args.out, args.split, args.minutes_per_source, args.jobs, args.seed,
-                                  sources=args.sources.split(",") if args.sources else None)
-    except IsovoxError as exc:
-        print(f"isovox: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("isovox: interrupted (finished lines are kept; run again to resume)", file=sys.stderr)
-        return 130
-    for s in summaries:
-        print(f"{s['name']}: {s['minutes']:.1f} min, {s['items']} lines, {s['voices']} voice(s), {s['category']}, "
-              f"{s['bandwidth_hz']} Hz, licence {s['licence']}")
-    return 0
+    """`python -m isovox.training.corpus.voices ARGS` = `isovox prepare-voices ARGS` (one error handler)."""
+    from isovox.host.cli import main as isovox_main
+
+    return isovox_main(["prepare-voices", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
