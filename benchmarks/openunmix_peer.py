@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-from isovox.host.quality import find_tracks, load_clip
+from isovox.training.benchmark.quality import find_tracks, load_clip
 from isovox.training.datasets import CropDataset, TrackScanner
 from isovox.training.train import STATS_EPOCH
 from tqdm import tqdm

@@ -2,7 +2,7 @@
 
 Rows: the mixture (floor), REPET-SIM (librosa's nn_filter soft mask), the oracle ideal ratio mask with
 mixture phase (ceiling) and with Griffin-Lim phase, isovox offline / streaming / Griffin-Lim phase,
-and optional hooks: the seed's configuration (`--seed-model`, a magnitude model evaluated with
+and optional hooks: the baseline configuration (`--baseline-model`, a magnitude model evaluated with
 Griffin-Lim from random phase), pre-trained Open-Unmix umxhq (`--openunmix`, needs the openunmix
 package + torchaudio + network for its weights), estimates written by any other tool
 (`--estimates NAME=DIR`, e.g. by `benchmarks/openunmix_peer.py`, Open-Unmix trained on our data) and
@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 from isovox.core.errors import IsovoxError, ToolMissingError
-from isovox.host import quality
 from isovox.host.bench import jsonable
-from isovox.host.plots import plot_quality_bars, plot_separation
+from isovox.training.benchmark import quality
+from isovox.training.benchmark.plots import plot_quality_bars, plot_separation
 
 
 def openunmix_method(device: str = "cpu") -> quality.Method:
@@ -69,7 +69,8 @@ def main() -> int:
     parser.add_argument("--merge", action="append", default=[], type=Path, metavar="JSON",
                         help="add the rows of an earlier run's JSON on the same clips")
     parser.add_argument("--no-griffinlim", action="store_true", help="skip the Griffin-Lim rows (slow)")
-    parser.add_argument("--seed-model", help="hook: a --output-kind magnitude model, scored with random-phase GL")
+    parser.add_argument("--baseline-model", "--seed-model", dest="baseline_model",
+                        help="hook: a --output-kind magnitude model (the baseline recipe), scored with random-phase GL")
     parser.add_argument("--openunmix", action="store_true", help="hook: score Open-Unmix umxhq (see docstring)")
     parser.add_argument("--extra-model", action="append", default=[], metavar="NAME=ONNX",
                         help="also score another isovox model offline (e.g. an earlier checkpoint) as row NAME")
@@ -90,9 +91,9 @@ def main() -> int:
         for item in args.extra_model:
             name, _, path = item.partition("=")
             methods[name] = quality.separator_method(path, args.device)
-        if args.seed_model:
-            methods["seed config (magnitude, L1, GL from random phase)"] = quality.seed_method(
-                args.seed_model, args.device)
+        if args.baseline_model:
+            methods["baseline config (magnitude, L1, GL from random phase)"] = quality.baseline_method(
+                args.baseline_model, args.device)
         if args.openunmix:
             methods["Open-Unmix umxhq"] = openunmix_method("cuda" if args.device == "cuda" else "cpu")
         for item in args.estimates:

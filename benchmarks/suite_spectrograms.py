@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 import soundfile as sf
-from isovox.host.plots import plot_separation
+from isovox.training.benchmark.plots import plot_separation
 from isovox.host.separator import Separator
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .errors import AudioDataError, AudioFileError, ClippingWarning, ConfigMismatchError
+from .errors import AudioDataError, AudioFileError, ClippingWarning, ConfigMismatchError, SettingError
 
 # extension → libsndfile major format, for writing (and naming what is read)
 FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3", ".aiff": "AIFF", ".aif": "AIFF"}
@@ -42,13 +42,13 @@ class AudioInfo:
     path: Path
     sample_rate: int
     channels: int
-    frames: int          # samples per channel
+    samples: int         # per channel
     format: str          # "WAV", "FLAC", "OGG"
     subtype: str         # "PCM_16", "FLOAT", "VORBIS", …
 
     @property
     def duration_seconds(self) -> float:
-        return self.frames / self.sample_rate
+        return self.samples / self.sample_rate
 
 
 def format_for(path: str | os.PathLike) -> str:
@@ -142,8 +142,8 @@ def _reason(exc: Exception) -> str:
     return str(exc).replace("Error opening ", "").splitlines()[0][:160]
 
 
-def read_blocks(info: AudioInfo, block_frames: int) -> Iterator[np.ndarray]:
-    """Yield (channels, ≤ block_frames) float32 blocks of a validated file, first to last.
+def read_blocks(info: AudioInfo, block_samples: int) -> Iterator[np.ndarray]:
+    """Yield (channels, ≤ block_samples) float32 blocks of a validated file, first to last.
 
     Raises `AudioFileError` if decoding fails midway (corrupt or truncated) and `AudioDataError` if a
     sample is NaN or infinite (the message counts them all and names the first)."""
@@ -153,7 +153,7 @@ def read_blocks(info: AudioInfo, block_frames: int) -> Iterator[np.ndarray]:
     try:
         with sf.SoundFile(str(info.path)) as handle:
             while True:
-                block = handle.read(block_frames, dtype="float32", always_2d=True)
+                block = handle.read(block_samples, dtype="float32", always_2d=True)
                 if len(block) == 0:
                     break
                 finite = np.isfinite(block)
@@ -244,7 +244,7 @@ def output_subtype(out_format: str, input_subtype: str | None, bit_depth: str | 
     format's default. Raises `ConfigMismatchError` for a bit depth the format cannot hold."""
     if bit_depth is not None:
         if bit_depth not in BIT_DEPTHS:
-            raise ConfigMismatchError(f"bit depth {bit_depth!r} is not one of {', '.join(BIT_DEPTHS)}")
+            raise SettingError(f"bit depth {bit_depth!r} is not one of {', '.join(BIT_DEPTHS)}")
         if out_format in LOSSY_FORMATS:
             raise ConfigMismatchError(f"{out_format} is lossy and has no bit depth; drop --bit-depth "
                                       f"{bit_depth} or write WAV, FLAC or AIFF")
@@ -283,7 +283,7 @@ class AtomicAudioWriter:
         self.float_output = self.subtype in ("FLOAT", "DOUBLE")
         self.clip_mode = clip_mode or ("none" if self.float_output else "clamp")
         if self.clip_mode not in CLIP_MODES:
-            raise ConfigMismatchError(f"clip mode {self.clip_mode!r} is not one of {', '.join(CLIP_MODES)}")
+            raise SettingError(f"clip mode {self.clip_mode!r} is not one of {', '.join(CLIP_MODES)}")
         self.peak, self.over_full_scale = 0.0, 0
         self._sample_rate, self._channels = sample_rate, channels
         self._temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")

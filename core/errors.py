@@ -32,6 +32,12 @@ class ConfigMismatchError(IsovoxError):
     """Two configurations that must agree do not (e.g. a checkpoint's STFT and the requested one)."""
 
 
+class SettingError(ConfigMismatchError):
+    """One setting (an argument or option) is out of range or not one of its choices. A subclass of
+    `ConfigMismatchError` only so that code written to catch that, which these errors used to be, still
+    catches them."""
+
+
 class DeviceError(IsovoxError):
     """An execution device or audio/MIDI device was asked for and cannot be used."""
 

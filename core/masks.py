@@ -27,3 +27,8 @@ def ideal_ratio_mask(vocals: np.ndarray, accompaniment: np.ndarray) -> np.ndarra
     """Oracle soft mask |V| / (|V| + |A|) from the true stems' spectra (same shapes), in [0, 1]."""
     v, a = np.abs(vocals), np.abs(accompaniment)
     return (v / np.maximum(v + a, EPS)).astype(np.float32)
+
+
+def apply_output(mixture: np.ndarray, output: np.ndarray, output_kind: str) -> np.ndarray:
+    """A model's output (…, model_bins, frames), a "mask" or a "magnitude", on the complex mixture."""
+    return apply_mask(mixture, output) if output_kind == "mask" else apply_magnitude(mixture, output)

@@ -4,6 +4,8 @@
   median over frames — evaluated jointly for the two sources (vocals, accompaniment), where the
   accompaniment reference and estimate are the mixture minus the vocals (reference resp. estimate).
 - `si_sdr`: scale-invariant SDR of one whole (channels, samples) signal.
+- `sdr_db`: plain SDR of one whole signal (no scale allowed); `sdr_along_samples_db` is its per-row
+  form for numpy or torch arrays, which the training loss uses.
 - `median_over_tracks`: the MUSDB18 aggregate (median of per-track medians, NaN tracks ignored).
 
 Audio arrays are ``(channels, samples)`` float (``(samples,)`` is taken as one channel).
@@ -69,6 +71,21 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray, zero_mean: bool = True) 
     if noise_energy <= 0.0:
         return float("inf")
     return float(10.0 * np.log10(max(float(np.sum(target * target)), EPS) / noise_energy))
+
+
+def sdr_along_samples_db(reference, estimate, floor: float = 1e-20, log10=np.log10):
+    """Plain SDR 10·log10((Σs² + floor) / (Σ(s − ŝ)² + floor)) in dB along the last axis (samples):
+    (…, samples) → (…). numpy or torch arrays; pass ``log10=torch.log10`` to keep the gradient."""
+    signal = (reference ** 2).sum(-1) + floor
+    error = ((reference - estimate) ** 2).sum(-1) + floor
+    return 10.0 * log10(signal / error)
+
+
+def sdr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Plain SDR in dB of a whole (channels, samples) estimate over all channels: unlike `si_sdr`
+    and BSS Eval no gain or filter is allowed, so it measures how close two renderings are."""
+    reference = np.asarray(reference, dtype=np.float64)
+    return float(sdr_along_samples_db(reference.reshape(-1), np.asarray(estimate).reshape(-1)))
 
 
 def _import_museval():

@@ -31,7 +31,7 @@ class ModelMetadata:
     """Everything the host needs to run a model file correctly."""
 
     stft: StftConfig
-    output_kind: str = "mask"           # "mask" or "magnitude" (the seed's direct regression)
+    output_kind: str = "mask"           # "mask" or "magnitude" (the baseline recipe's direct regression)
     lookahead_frames: int = 0           # output frame t is input frame t - lookahead_frames
     receptive_field_frames: int = 0     # past frames that influence one output frame
     state_count: int = 0

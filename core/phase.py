@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ConfigMismatchError
+from .errors import SettingError
 from .stft import StftConfig, analyse, synthesise
 
 EPS = 1e-8
@@ -40,8 +40,8 @@ def griffin_lim(magnitude: np.ndarray, initial_spectrum: np.ndarray, cfg: StftCo
     classic Griffin-Lim, ~0.99 the fast variant (more consistent sooner, but it wanders further from
     the mixture phase and scored worse SDR in our tests). Each channel keeps its most consistent iterate."""
     if iterations < 0 or not 0.0 <= momentum < 1.0:
-        raise ConfigMismatchError(f"Griffin-Lim needs iterations >= 0 and 0 <= momentum < 1, got "
-                                  f"{iterations} and {momentum}")
+        raise SettingError(f"Griffin-Lim needs iterations >= 0 and 0 <= momentum < 1, got "
+                           f"{iterations} and {momentum}")
     magnitude = magnitude.astype(np.float32, copy=False)
     fixed = np.zeros(magnitude.shape[:2] + (0,), np.complex64) if fixed_before is None else fixed_before
     num_fixed = fixed.shape[-1]
@@ -78,8 +78,8 @@ class BlockGriffinLim:
     def __init__(self, cfg: StftConfig, channels: int, lookahead_frames: int = 3, iterations: int = 8,
                  block_frames: int = 1, momentum: float = 0.0):
         if lookahead_frames < 0 or block_frames < 1:
-            raise ConfigMismatchError(f"Griffin-Lim look-ahead must be >= 0 frames and blocks >= 1 frame, "
-                                      f"got {lookahead_frames} and {block_frames}")
+            raise SettingError(f"Griffin-Lim look-ahead must be >= 0 frames and blocks >= 1 frame, "
+                               f"got {lookahead_frames} and {block_frames}")
         self.cfg, self.channels = cfg, channels
         self.lookahead_frames, self.iterations = lookahead_frames, iterations
         self.block_frames, self.momentum = block_frames, momentum

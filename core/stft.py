@@ -17,7 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .errors import ConfigMismatchError
+from .errors import ConfigMismatchError, SettingError
 
 WINDOWS = ("sqrt_hann",)
 
@@ -37,13 +37,13 @@ class StftConfig:
 
     def __post_init__(self) -> None:
         if self.window not in WINDOWS:
-            raise ConfigMismatchError(f"window {self.window!r} is not supported; use one of {WINDOWS}")
+            raise SettingError(f"window {self.window!r} is not supported; use one of {WINDOWS}")
         if self.n_fft <= 0 or self.hop_samples <= 0 or self.n_fft % self.hop_samples != 0:
-            raise ConfigMismatchError(
+            raise SettingError(
                 f"n_fft {self.n_fft} must be a positive multiple of hop_samples {self.hop_samples}"
             )
         if 2 * self.hop_samples > self.n_fft:  # one frame per hop: the summed windows vanish at its edges
-            raise ConfigMismatchError(
+            raise SettingError(
                 f"hop_samples {self.hop_samples} is more than half of n_fft {self.n_fft}: the sqrt-Hann "
                 f"synthesis window needs frames that overlap by half or more; use hop_samples "
                 f"{self.n_fft // 2} or less"

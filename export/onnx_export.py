@@ -98,7 +98,7 @@ def to_onnx_proto(model: UNet, opset: int = DEFAULT_OPSET, frames: int | None = 
     Batch is always dynamic (batch = audio channels); the time axis is dynamic when `frames` is None,
     else fixed to `frames`. Raises `ModelError` when the exporter cannot reach `opset`."""
     if frames is not None and frames < 1:
-        raise ModelError(f"--frames {frames} must be at least 1 (or use --dynamic)")
+        raise ModelError(f"frames {frames} must be at least 1 (or None: a dynamic time axis)")
     if opset < MIN_OPSET:
         raise ModelError(f"opset {opset} is below {MIN_OPSET}, the oldest this exporter can write for the "
                          f"U-Net; use --opset {DEFAULT_OPSET}")

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from isovox.core.features import LOG_FLOOR, log_magnitude
-from isovox.core.masks import apply_magnitude, apply_mask
-from isovox.core.model_metadata import INPUT_NAME
-from isovox.core.stft import istft, stft
+from isovox.core.features import log_magnitude
+from isovox.core.stft import stft
+from isovox.export.onnx_run import SILENCE, run_onnx, run_sequence
 from isovox.export.reference_clip import ReferenceClip
 from isovox.host.model_file import LoadedModel
 from isovox.training.model import UNet
@@ -24,7 +23,6 @@ from isovox.training.model import UNet
 FP32_TOLERANCE = 1e-4
 # (batch, frames): batch = audio channels (mono 1, stereo 2, 5.1 = 6); frames 1 = one streaming step
 DEFAULT_SHAPES = ((1, 1), (2, 7), (6, 64), (2, 300), (1, 300))
-SILENCE = float(np.log(LOG_FLOOR))   # the feature value of a silent bin
 
 
 @dataclass(frozen=True)
@@ -50,37 +48,6 @@ class ParityReport:
 
     def worst(self) -> ParityCase:
         return max(self.cases, key=lambda case: np.nan_to_num(case.max_abs_diff, nan=np.inf))
-
-
-def zero_states(loaded: LoadedModel, batch: int) -> list[np.ndarray]:
-    """Initial states (batch, C, F, context) float32 zeros, in graph order."""
-    return [np.zeros((batch, *shape), dtype=np.float32) for shape in loaded.state_shapes]
-
-
-def run_onnx(loaded: LoadedModel, features: np.ndarray, states: list[np.ndarray]) -> list[np.ndarray]:
-    """One ORT call: features (batch, 1, bins, frames), states → [output, *next_states]."""
-    feeds = {INPUT_NAME: np.ascontiguousarray(features, dtype=np.float32)}
-    feeds.update(zip(loaded.state_input_names, states))
-    return loaded.session.run([loaded.output_name, *loaded.state_output_names], feeds)
-
-
-def run_sequence(loaded: LoadedModel, features: np.ndarray, chunk_frames: int | None = None) -> np.ndarray:
-    """Whole sequence (batch, 1, bins, frames) from zero state in chunks with carried state.
-
-    `chunk_frames` None = one call (or the graph's fixed frames per call). The last chunk of a
-    fixed-frames graph is padded with silence; causality makes the padding invisible in the output."""
-    frames = features.shape[-1]
-    chunk = loaded.fixed_frames or chunk_frames or frames
-    states = zero_states(loaded, features.shape[0])
-    outputs = []
-    for start in range(0, frames, chunk):
-        piece = features[..., start:start + chunk]
-        if loaded.fixed_frames and piece.shape[-1] < chunk:
-            pad = np.full((*piece.shape[:-1], chunk - piece.shape[-1]), SILENCE, dtype=np.float32)
-            piece = np.concatenate([piece, pad], axis=-1)
-        out, *states = run_onnx(loaded, piece, states)
-        outputs.append(out)
-    return np.concatenate(outputs, axis=-1)[..., :frames]
 
 
 def run_torch(model: UNet, features: np.ndarray, states: list[np.ndarray] | None = None) -> list[np.ndarray]:
@@ -134,25 +101,3 @@ def check_parity(model: UNet, loaded: LoadedModel, clip: ReferenceClip,
         cases.append(ParityCase("clip whole sequence vs torch", _max_diff([whole], [torch_whole])))
         cases.append(ParityCase("clip streamed vs ORT whole sequence", _max_diff([streamed], [whole])))
     return ParityReport(tuple(cases), tolerance)
-
-
-def separate_vocals(loaded: LoadedModel, mixture: np.ndarray) -> np.ndarray:
-    """(channels, samples) mixture → (channels, samples) vocals estimate (mixture phase, offline).
-
-    Look-ahead is compensated as in `UNet.separate_offline`: silence frames appended, lead dropped."""
-    config = loaded.metadata.stft
-    spectrum = stft(mixture, config)
-    features = log_magnitude(spectrum, config)[:, None]
-    lookahead = loaded.metadata.lookahead_frames
-    if lookahead:
-        pad = np.full((*features.shape[:-1], lookahead), SILENCE, dtype=np.float32)
-        features = np.concatenate([features, pad], axis=-1)
-    output = run_sequence(loaded, features, chunk_frames=256)[:, 0, :, lookahead:]
-    apply = apply_mask if loaded.output_name == "mask" else apply_magnitude
-    return istft(apply(spectrum, output), config, mixture.shape[-1])
-
-
-def sdr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
-    """Plain signal-to-distortion ratio 10·log10(Σref² / Σ(ref − est)²) in dB, over all channels."""
-    error = float(np.sum((reference.astype(np.float64) - estimate) ** 2))
-    return float(10 * np.log10(max(float(np.sum(reference.astype(np.float64) ** 2)), 1e-20) / max(error, 1e-20)))

@@ -1,12 +1,12 @@
 """ONNX Runtime CPU speed of an exported model, in seconds of compute per second of audio."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from isovox.export.parity import SILENCE, run_sequence
+from isovox.export.onnx_run import SILENCE, run_sequence
+from isovox.host.bench import real_time_factors
 from isovox.host.model_file import open_model
 
 OFFLINE_CHUNK_FRAMES = 256   # ≈ 3 s at 44.1 kHz / hop 512: a typical offline call
@@ -36,11 +36,6 @@ def measure_speed(path: str | Path, seconds: float = 2.0, channels: int = 2, thr
 
     def fastest(chunk_frames: int) -> float:
         run_sequence(loaded, features[..., : min(frames, 2 * chunk_frames)], chunk_frames)  # warm up
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run_sequence(loaded, features, chunk_frames)
-            times.append(time.perf_counter() - start)
-        return min(times) / audio_seconds
+        return min(real_time_factors(lambda: run_sequence(loaded, features, chunk_frames), audio_seconds, repeats))
 
     return SpeedReport(fastest(OFFLINE_CHUNK_FRAMES), fastest(1), channels, threads)

@@ -21,7 +21,7 @@ from isovox.core.audio_io import (
     output_subtype,
     read_info,
 )
-from isovox.core.errors import AudioFileError, ConfigMismatchError, IsovoxError
+from isovox.core.errors import AudioFileError, ConfigMismatchError, IsovoxError, SettingError
 
 from .separator import check_stems, stem_paths
 
@@ -57,7 +57,7 @@ def plan_tracks(inputs: list[str], output: str, stems: list[str], template: str 
     """Expand `inputs` (files and folders) into tracks writing under `output`, each input checked."""
     stems = check_stems(stems)
     if file_format is not None and file_format not in EXTENSIONS:
-        raise ConfigMismatchError(f"format {file_format!r} is not one of {', '.join(EXTENSIONS)}")
+        raise SettingError(f"format {file_format!r} is not one of {', '.join(EXTENSIONS)}")
     if _is_single(inputs, output, template):
         return _single_plan(Path(inputs[0]), Path(output), stems, file_format, bit_depth)
     names_folder = Path(output).is_dir() or output.endswith(("/", os.sep))
@@ -134,18 +134,18 @@ def _template_fields(template: str, stem_count: int) -> set[str]:
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     except ValueError as exc:
-        raise ConfigMismatchError(f"--filename {template!r} is not a valid template ({exc}); "
-                                  "e.g. '{track}/{stem}.{ext}'") from None
+        raise SettingError(f"--filename {template!r} is not a valid template ({exc}); "
+                           "e.g. '{track}/{stem}.{ext}'") from None
     unknown = sorted(fields - set(TEMPLATE_FIELDS))
     if unknown:
         braced = ", ".join("{" + name + "}" for name in unknown)
-        raise ConfigMismatchError(f"--filename {template!r}: unknown field {braced}; use "
-                                  f"{', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}")
+        raise SettingError(f"--filename {template!r}: unknown field {braced}; use "
+                           f"{', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}")
     if Path(template).is_absolute():
-        raise ConfigMismatchError(f"--filename {template!r} must be relative to the -o folder")
+        raise SettingError(f"--filename {template!r} must be relative to the -o folder")
     if stem_count > 1 and "stem" not in fields:
-        raise ConfigMismatchError(f"--filename {template!r} has no {{stem}}, so every stem would go to one "
-                                  "file; add {stem}")
+        raise SettingError(f"--filename {template!r} has no {{stem}}, so every stem would go to one "
+                           "file; add {stem}")
     return fields
 
 

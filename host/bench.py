@@ -18,6 +18,7 @@ import platform
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -153,15 +154,20 @@ def time_blocks(separator, audio: np.ndarray, block_samples: int, warmup_seconds
     )
 
 
-def offline_rtf(separator, audio: np.ndarray, sample_rate: int, runs: int = 3) -> list[float]:
-    """Real-time factors (processing s / audio s) of `separator.separate(audio, sample_rate)`, one per run."""
-    seconds = audio.shape[1] / sample_rate
+def real_time_factors(work: Callable[[], object], audio_seconds: float, runs: int) -> list[float]:
+    """Wall seconds `work()` takes per second of the audio it processes, one factor per run
+    (< 1 is faster than real time). The one timing loop of `isovox bench` and `isovox export`."""
     factors = []
     for _ in range(runs):
         start = time.perf_counter()
-        separator.separate(audio, sample_rate)
-        factors.append((time.perf_counter() - start) / seconds)
+        work()
+        factors.append((time.perf_counter() - start) / audio_seconds)
     return factors
+
+
+def offline_rtf(separator, audio: np.ndarray, sample_rate: int, runs: int = 3) -> list[float]:
+    """Real-time factors (processing s / audio s) of `separator.separate(audio, sample_rate)`, one per run."""
+    return real_time_factors(lambda: separator.separate(audio, sample_rate), audio.shape[1] / sample_rate, runs)
 
 
 def run_bench(model: str | os.PathLike = "default", device: str = "auto",

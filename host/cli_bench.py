@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
                        intra_op_threads=args.threads)
     quality_text = ""
     if args.quality:
-        from isovox.host import quality
+        from isovox.training.benchmark import quality
 
         clips, skipped = quality.load_clips(args.quality, args.clip_seconds, args.max_tracks)
         methods = {**quality.reference_methods(griffinlim=False),

@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def model_info(model: str = "default", device: str = "auto") -> dict:
     """Everything `isovox info` shows, as a JSON-ready dict. Raises `ModelError` for a bad model."""
+    from isovox.core.latency import latency_samples
     from isovox.host.model_file import available_providers, open_model
 
     with warnings.catch_warnings(record=True) as caught:
@@ -29,7 +30,7 @@ def model_info(model: str = "default", device: str = "auto") -> dict:
         loaded = open_model(model, device=device)
     metadata = loaded.metadata
     stft = metadata.stft
-    latency_samples = stft.n_fft - 1 + metadata.lookahead_frames * stft.hop_samples
+    latency = latency_samples(stft, metadata.lookahead_frames)
     return {
         "path": str(loaded.path),
         "size_bytes": loaded.path.stat().st_size,
@@ -37,8 +38,8 @@ def model_info(model: str = "default", device: str = "auto") -> dict:
         "precision": loaded.precision,
         "frames_per_call": loaded.fixed_frames,
         "states": [list(shape) for shape in loaded.state_shapes],
-        "latency_samples": latency_samples,
-        "latency_ms": round(1000 * latency_samples / stft.sample_rate, 2),
+        "latency_samples": latency,
+        "latency_ms": round(1000 * latency / stft.sample_rate, 2),
         "properties": dict(sorted(loaded.properties.items())),
         "providers": {
             "available": available_providers(),

@@ -94,7 +94,8 @@ def _write_json(path: str, data: dict) -> None:
 def run(args: argparse.Namespace) -> int:
     from isovox.core.errors import DeviceError
 
-    from .effects import Chain, plugins_from_spec
+    from .effect_spec import plugins_from_spec
+    from .effects import Chain
     from .live import LiveSettings, run_live, status_line
     from .midi import open_midi_input, save_mapping
     from .streaming import StreamingSeparator

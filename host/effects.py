@@ -11,34 +11,20 @@ stage, with pedalboard's calling convention ``effect(audio, sample_rate, buffer_
 
 Audio may be (channels, samples) or (samples, channels); the layout is found from the configured
 channel count, returned as given, and a square array (ambiguous) is refused, as pedalboard does.
+Files through an effect: `effect_files`; the `--fx` parser: `effect_spec`.
 """
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
-from isovox.core.audio_io import (
-    AtomicAudioWriter,
-    StreamResampler,
-    check_output_path,
-    format_for,
-    output_subtype,
-    read_blocks,
-    read_info,
-    validate_audio,
-    warn_clipping,
-)
-from isovox.core.errors import AudioDataError, ConfigMismatchError, IsovoxError
+from isovox.core.errors import AudioDataError, ConfigMismatchError
 
-from .separator import BlockQueue
 from .smoothing import DEFAULT_RAMP_SECONDS, DryWetMixer, check_wet
 from .streaming import StreamingSeparator
 
 MAX_BLOCK_SAMPLES = 4096          # internal block: buffer_size is capped to this
-FILE_BLOCK_SAMPLES = 65536        # samples per channel read at a time by read_audio
 
 
 def to_channels_first(audio: np.ndarray, channels: int) -> tuple[np.ndarray, bool]:
@@ -271,146 +257,5 @@ class Chain(list):
         return out
 
 
-# --- files, through isovox's one audio I/O stack (isovox.core.audio_io, soundfile) ---------------------
-
-def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    """(channels, samples) float32 and the sample rate of a whole WAV, FLAC, OGG, MP3 or AIFF file.
-
-    Errors are the one-line `AudioFileError`/`AudioDataError` of `isovox separate`; for long files
-    `process_file` streams instead."""
-    info = read_info(path)
-    return np.concatenate(list(read_blocks(info, FILE_BLOCK_SAMPLES)), axis=1), info.sample_rate
-
-
-def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int,
-                subtype: str | None = None) -> None:
-    """Write (channels, samples) float audio atomically (temp file + os.replace), the format by the
-    extension (.wav, .flac, .ogg, .mp3, .aiff), the format's default subtype (16-bit) unless `subtype`
-    names another ("PCM_24", "FLOAT"). Samples beyond full scale are clipped, counted in a ClippingWarning."""
-    audio = validate_audio(audio, sample_rate)
-    check_output_path(path, [], sample_rate, audio.shape[0])
-    with AtomicAudioWriter(path, sample_rate, audio.shape[0], subtype) as writer:
-        writer.write(audio)
-        writer.commit()
-    warn_clipping([writer], str(path))
-
-
-def process_file(effect, input_path: str | os.PathLike, output_path: str | os.PathLike,
-                 chunk_samples: int = 65536) -> int:
-    """Stream a file through `effect` (a Chain, VocalIsolator or pedalboard plugin) in constant memory.
-
-    The file is resampled to the effect's rate where it has one and back, run in chunks with
-    reset=False, its latency compensated (the first `latency_samples` dropped, flushed with silence),
-    so the output has exactly the input's rate, channel count and length; a mono file runs through a
-    multichannel effect as identical channels and is averaged back. The subtype follows the input
-    where the format allows (see `output_subtype`). Written atomically: on any error, of any type, no
-    output or temp file is left, and the input is never overwritten. Returns the output's sample rate."""
-    info = read_info(input_path)
-    output_path = check_output_path(output_path, [info.path], info.sample_rate, info.channels)
-    effect_channels = getattr(effect, "channels", None)
-    if effect_channels is not None and info.channels not in (1, effect_channels):
-        raise AudioDataError(f"{str(info.path)!r} has {info.channels} channels but the effect has "
-                             f"{effect_channels}; build it with channels={info.channels}")
-    if hasattr(effect, "reset"):
-        effect.reset()
-    subtype = output_subtype(format_for(output_path), info.subtype)
-    with AtomicAudioWriter(output_path, info.sample_rate, info.channels, subtype) as writer:
-        for block in _through_effect(effect, read_blocks(info, chunk_samples), info,
-                                     effect_channels or info.channels, chunk_samples):
-            writer.write(block)
-        writer.commit()
-    warn_clipping([writer], str(info.path))
-    return info.sample_rate
-
-
-def _through_effect(effect, blocks: Iterable[np.ndarray], info, channels: int,
-                    chunk_samples: int) -> Iterable[np.ndarray]:
-    """The effect's latency-compensated output for `blocks` of a file, run `chunk_samples` at a time
-    with `channels` channels: at the file's rate, with its channel count, exactly `info.frames` samples."""
-    effect_rate = int(getattr(effect, "sample_rate", None) or info.sample_rate)
-    to_effect = StreamResampler(info.sample_rate, effect_rate, info.channels)
-    from_effect = StreamResampler(effect_rate, info.sample_rate, info.channels)
-    latency = int(getattr(effect, "latency_samples", 0))
-    pending = BlockQueue()      # the effect gets whole chunks: pedalboard resets a plugin whose
-    to_skip, emitted = latency, 0   # block grows from one call to the next
-
-    def run(count: int, last: bool = False) -> np.ndarray:
-        nonlocal to_skip, emitted
-        block = pending.pop(count)
-        if block.shape[1]:
-            wide = np.repeat(block, channels, axis=0) if channels != block.shape[0] else block
-            out = np.asarray(effect.process(wide, effect_rate, reset=False), np.float32)
-            block = out.mean(axis=0, keepdims=True) if out.shape[0] != info.channels else out
-            skip = min(to_skip, block.shape[1])
-            to_skip -= skip
-            block = block[:, skip:]
-        out = from_effect.process(block, last=last)[:, :info.frames - emitted]
-        emitted += out.shape[1]
-        return out
-
-    for block in blocks:
-        pending.push(to_effect.process(block))
-        while pending.count >= chunk_samples:
-            yield run(chunk_samples)
-    pending.push(to_effect.process(np.zeros((info.channels, 0), np.float32), last=True))
-    pending.push(np.zeros((info.channels, latency), np.float32))   # flushes the effect's latency
-    if pending.count % chunk_samples == channels:  # a square last block: its layout would be ambiguous
-        pending.push(np.zeros((info.channels, 1), np.float32))
-    while pending.count:
-        yield run(min(chunk_samples, pending.count), last=pending.count <= chunk_samples)
-    if emitted < info.frames:  # a resampler's rounding can leave the last sample or so
-        yield np.zeros((info.channels, info.frames - emitted), np.float32)
-
-
-# --- effects named on the command line ----------------------------------------------------------------
-
-class EffectSpecError(IsovoxError):
-    """An effect named in --fx (or a chain file) is unknown or has a bad parameter."""
-
-
-def _pedalboard_plugins() -> dict[str, type]:
-    import pedalboard
-
-    return {name.lower(): cls for name, cls in vars(pedalboard).items()
-            if isinstance(cls, type) and issubclass(cls, pedalboard.Plugin)
-            and name not in ("Plugin", "Pedalboard", "Chain", "Mix", "PluginContainer")
-            and not name.startswith(("VST3", "AudioUnit", "External"))}
-
-
-def _make_plugin(name: str, params: dict):
-    known = _pedalboard_plugins()
-    cls = known.get(name.lower().replace("_", ""))
-    if cls is None:
-        raise EffectSpecError(f"unknown effect {name!r}; known: {', '.join(sorted(known))}")
-    try:
-        return cls(**params)
-    except (TypeError, ValueError) as exc:
-        raise EffectSpecError(f"effect {name!r} rejects parameters {params}: {exc}; see pedalboard's "
-                              f"documentation of {cls.__name__}") from exc
-
-
-def plugins_from_spec(spec: str) -> list:
-    """pedalboard plugins from ``"reverb,compressor:threshold_db=-20:ratio=4"`` or a JSON chain file
-    holding ``[{"plugin": "Reverb", "room_size": 0.5}, ...]``."""
-    path = Path(spec)
-    if spec.endswith(".json") or path.is_file():
-        try:
-            entries = json.loads(path.read_text())
-            return [_make_plugin(entry["plugin"], {k: v for k, v in entry.items() if k != "plugin"})
-                    for entry in entries]
-        except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-            raise EffectSpecError(f"chain file {spec!r} is unusable ({exc}); expected a JSON list like "
-                                  '[{"plugin": "Reverb", "room_size": 0.5}]') from exc
-    plugins = []
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        name, *assignments = item.split(":")
-        params = {}
-        for assignment in assignments:
-            key, _, value = assignment.partition("=")
-            try:
-                params[key] = float(value)
-            except ValueError as exc:
-                raise EffectSpecError(f"parameter {assignment!r} of {name!r} is not key=number, "
-                                      "e.g. reverb:room_size=0.8") from exc
-        plugins.append(_make_plugin(name, params))
-    return plugins
+# the file functions' documented import path before they moved to `effect_files`: kept working
+from .effect_files import process_file, read_audio, write_audio  # noqa: F401

@@ -17,8 +17,9 @@ start are zero. A streaming wrapper that waits for whole hops adds ``hop - 1`` s
 from __future__ import annotations
 
 import numpy as np
-from isovox.core.errors import AudioDataError, ConfigMismatchError, ModelError
+from isovox.core.errors import AudioDataError, ModelError, SettingError
 from isovox.core.features import LOG_FLOOR, log_magnitude
+from isovox.core.latency import engine_delay_samples
 from isovox.core.masks import apply_magnitude, apply_mask
 from isovox.core.phase import BlockGriffinLim
 from isovox.core.stft import frames_of, overlap_add
@@ -45,7 +46,7 @@ class FrameEngine:
                  griffinlim_iterations: int = 8, griffinlim_lookahead_frames: int = 3,
                  griffinlim_block_frames: int = 1, griffinlim_momentum: float = 0.0):
         if phase not in PHASES:
-            raise ConfigMismatchError(f"phase {phase!r} is not one of {PHASES}")
+            raise SettingError(f"phase {phase!r} is not one of {PHASES}")
         if loaded.fixed_frames is not None:
             # the engine runs one frame per hop when streaming and long chunks offline
             raise ModelError(f"{loaded.path} was exported with a fixed time axis of {loaded.fixed_frames} "
@@ -96,14 +97,14 @@ class FrameEngine:
         return bindings
 
     @property
-    def delay_frames(self) -> int:
-        """Frames between a frame's analysis and its synthesis: model look-ahead + phase delay."""
-        return self.lookahead_frames + (self._phase.delay_frames if self._phase else 0)
+    def phase_delay_frames(self) -> int:
+        """Frames the phase method holds back (Griffin-Lim's look-ahead window; 0 for the mixture's)."""
+        return self._phase.delay_frames if self._phase else 0
 
     @property
     def delay_samples(self) -> int:
-        """Engine output sample p is separated input sample p - delay_samples."""
-        return self.cfg.n_fft - self.cfg.hop_samples + self.delay_frames * self.cfg.hop_samples
+        """Engine output sample p is separated input sample p - delay_samples (`core.latency`)."""
+        return engine_delay_samples(self.cfg, self.lookahead_frames + self.phase_delay_frames)
 
     def reset(self) -> None:
         """Zero every buffer (history, model states, pending spectra, overlap-add tail, Griffin-Lim

@@ -27,13 +27,13 @@ from isovox.core.audio_io import (
     validate_audio,
     warn_clipping,
 )
-from isovox.core.errors import AudioDataError, ConfigMismatchError
+from isovox.core.errors import AudioDataError, SettingError
 
 from .frame_engine import FrameEngine
 from .model_file import open_model
 
 STEMS = ("vocals", "accompaniment")
-READ_BLOCK_FRAMES = 65536          # file samples per read (per channel)
+READ_BLOCK_SAMPLES = 65536          # file samples per read (per channel)
 PROGRESS_MIN_SECONDS = 5.0         # shorter files get no progress bar
 
 ProgressCallback = Callable[[float, float], None]   # (seconds done, seconds total) of input audio
@@ -54,7 +54,7 @@ def check_stems(stems: Iterable[str]) -> list[str]:
     stems = list(stems)
     unknown = [s for s in stems if s not in STEMS]
     if not stems or unknown or len(set(stems)) != len(stems):
-        raise ConfigMismatchError(f"stems {stems} must be a non-empty list without repeats drawn from {STEMS}")
+        raise SettingError(f"stems {stems} must be a non-empty list without repeats drawn from {STEMS}")
     return stems
 
 
@@ -108,7 +108,7 @@ class Separator:
             return np.ascontiguousarray(self.separate(audio, sample_rate, progress).T)
         audio = validate_audio(audio, sample_rate)
         channels, total = audio.shape
-        blocks = (audio[:, i:i + READ_BLOCK_FRAMES] for i in range(0, total, READ_BLOCK_FRAMES))
+        blocks = (audio[:, i:i + READ_BLOCK_SAMPLES] for i in range(0, total, READ_BLOCK_SAMPLES))
         vocals = np.empty_like(audio)
         position = 0
         for block in self._vocals(blocks, channels, int(sample_rate), total):
@@ -145,12 +145,12 @@ class Separator:
                 path, info.sample_rate, info.channels,
                 output_subtype(format_for(path), info.subtype, bit_depth), clip_mode))
                 for stem, path in paths.items()}
-            blocks = read_blocks(info, READ_BLOCK_FRAMES)
+            blocks = read_blocks(info, READ_BLOCK_SAMPLES)
             mixture = BlockQueue() if "accompaniment" in writers else None  # only then keep the input blocks
             if mixture is not None:
                 blocks = mixture.tee(blocks)
             position = 0
-            for vocals in self._vocals(blocks, info.channels, info.sample_rate, info.frames):
+            for vocals in self._vocals(blocks, info.channels, info.sample_rate, info.samples):
                 if "vocals" in writers:
                     writers["vocals"].write(vocals)
                 if mixture is not None:

@@ -17,10 +17,11 @@ import time
 import numpy as np
 from isovox.core.audio_io import StreamResampler, check_signal_shape
 from isovox.core.errors import AudioDataError, ConfigMismatchError
+from isovox.core.latency import stream_timing
 
-from .ring import AudioRing
 from .frame_engine import FrameEngine
 from .model_file import open_model
+from .ring import AudioRing
 
 
 class StreamingSeparator:
@@ -62,22 +63,15 @@ class StreamingSeparator:
         hop = self._engine.cfg.hop_samples
         self._resampling = self._sample_rate != model_rate
         out_capacity = hop - 1 + max_block_samples + hop
+        self._timing = stream_timing(self._engine.cfg, self._engine.lookahead_frames,
+                                     self._engine.phase_delay_frames, self._sample_rate, channels,
+                                     resample_quality)
         if self._resampling:
             self._to_model = StreamResampler(self._sample_rate, model_rate, channels, resample_quality)
             self._from_model = StreamResampler(model_rate, self._sample_rate, channels, resample_quality)
             ratio = model_rate / self._sample_rate
-            # the output FIFO starts with enough silence to cover what the engine (< one hop) and
-            # both filters hold back at worst, so every block can be answered in full
-            held_in = _max_held(self._sample_rate, model_rate, channels, resample_quality)
-            held_out = _max_held(model_rate, self._sample_rate, channels, resample_quality)
-            self._prime_samples = int(np.ceil((hop - 1 + held_in) / ratio + held_out)) + 2
-            # and the engine first gets a few model-rate zeros so that its delay is a whole number of
-            # stream samples: latency_samples stays exact
             step = model_rate // math.gcd(model_rate, self._sample_rate)
-            self._lead_zeros = -self._engine.delay_samples % step
-            delay_model = self._engine.delay_samples + self._lead_zeros
-            self._resample_latency = self._prime_samples + delay_model * self._sample_rate // model_rate
-            out_capacity = (self._prime_samples + 2 * max_block_samples + int(np.ceil((2 * hop + step) / ratio))
+            out_capacity = (self._timing.prime_samples + 2 * max_block_samples + int(np.ceil((2 * hop + step) / ratio))
                             + 64)
         self._hop = AudioRing(channels, hop)                     # input samples of the hop being filled
         self._hop_block = np.zeros((channels, hop), np.float32)  # a completed hop for the engine
@@ -88,9 +82,7 @@ class StreamingSeparator:
     @property
     def latency_samples(self) -> int:
         """Output sample n is the separated input sample n - latency_samples (exact at the model rate)."""
-        if self._resampling:
-            return self._resample_latency
-        return self._engine.delay_samples + self._engine.cfg.hop_samples - 1
+        return self._timing.latency_samples
 
     @property
     def sample_rate(self) -> int:
@@ -120,10 +112,10 @@ class StreamingSeparator:
         if self._resampling:
             self._to_model.reset()
             self._from_model.reset()
-            self._out.clear(self._prime_samples)
-            self._feed(np.zeros((self._channels, self._lead_zeros), np.float32), self._resample_out)
+            self._out.clear(self._timing.prime_samples)
+            self._feed(np.zeros((self._channels, self._timing.lead_zeros), np.float32), self._resample_out)
         else:
-            self._out.clear(self._engine.cfg.hop_samples - 1)
+            self._out.clear(self._timing.prime_samples)
         self.nonfinite_blocks = 0
         self.deadline_misses = 0
         self.samples_processed = 0
@@ -187,13 +179,3 @@ class StreamingSeparator:
         """Sink of resample=True: model-rate output → the stream's rate → output FIFO."""
         self._out.write(self._from_model.process(separated))
 
-
-def _max_held(in_rate: int, out_rate: int, channels: int, quality: str, probe_samples: int = 4096) -> float:
-    """Most output samples a soxr stream holds back while fed one sample at a time (its worst case)."""
-    probe = StreamResampler(in_rate, out_rate, channels, quality)
-    silence = np.zeros((channels, 1), np.float32)
-    held = 0.0
-    for _ in range(probe_samples):
-        probe.process(silence)
-        held = max(held, probe.held_samples())
-    return held

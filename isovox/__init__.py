@@ -27,7 +27,9 @@ _LAZY = {
     "IsovoxError": "isovox.core.errors",
 }
 
-__all__ = ["Chain", "IsovoxError", "Separator", "StreamingSeparator", "VocalIsolator", "__version__", "default_model_path"]
+# `Chain` stays out of __all__: `from isovox import *` beside `from pedalboard import *` must not
+# shadow `pedalboard.Chain`; use it as `isovox.Chain` (or `from isovox import Chain`), as documented
+__all__ = ["IsovoxError", "Separator", "StreamingSeparator", "VocalIsolator", "__version__", "default_model_path"]
 
 
 def __getattr__(name: str):
@@ -38,4 +40,4 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     """The lazy public API too, so `dir(isovox)` and tab completion show it before first use."""
-    return sorted({*globals(), *__all__})
+    return sorted({*globals(), *_LAZY, *__all__})

@@ -7,14 +7,18 @@ import numpy as np
 import pytest
 
 
-def _export_random_model(path: Path, seed: int, **config_overrides) -> Path:
-    """A randomly initialised U-Net exported through `isovox.export` (weights random, not trained)."""
+def _export_random_model(path: Path, seed: int, frames: int | None = None, opset: int | None = None,
+                         **config_overrides) -> Path:
+    """A randomly initialised U-Net exported through `isovox.export` (weights random, not trained);
+    `random_models.make_random_model(seed, **config_overrides)` rebuilds the same torch model."""
     pytest.importorskip("torch", reason="building test models needs the [train] extra")
+    from isovox.export import DEFAULT_OPSET
     from isovox.export.onnx_export import build_metadata, export_onnx
-    from random_models import make_random_model
+    from random_models import TEST_CODE_REVISION, make_random_model
 
     model = make_random_model(seed, **config_overrides)
-    export_onnx(model.eval(), path, build_metadata(model, training_data="random weights (tests)"))
+    metadata = build_metadata(model, training_data="random weights (tests)", code_revision=TEST_CODE_REVISION)
+    export_onnx(model.eval(), path, metadata, opset=opset or DEFAULT_OPSET, frames=frames)
     return path
 
 
@@ -22,6 +26,14 @@ def _export_random_model(path: Path, seed: int, **config_overrides) -> Path:
 def tiny_model_path(tmp_path_factory) -> Path:
     """A small causal (look-ahead 0) mask model, 44.1 kHz, n_fft 1024, hop 512."""
     return _export_random_model(tmp_path_factory.mktemp("models") / "tiny.onnx", seed=0)
+
+
+@pytest.fixture(scope="session")
+def fixed_frames_model_path(tmp_path_factory) -> Path:
+    """A model exported with a fixed time axis of 7 frames at opset 17 (what the host refuses):
+    `make_random_model(seed=3, lookahead_frames=2)`."""
+    return _export_random_model(tmp_path_factory.mktemp("models") / "fixed.onnx", seed=3, frames=7, opset=17,
+                                lookahead_frames=2)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import pytest
 from isovox.core.errors import IsovoxError
-from isovox.host.jack_server import JackServer
+from jack_server import JackServer
 
 
 @contextmanager

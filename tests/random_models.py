@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from isovox.training.model import ModelConfig, UNet
 
+TEST_CODE_REVISION = "abc1234"   # what every test model's metadata records as its code revision
+
 
 def make_random_model(seed: int, **config_overrides) -> UNet:
     """A (4, 8, 8)-channel U-Net in eval mode with non-trivial normalisation statistics, so that its

@@ -41,7 +41,7 @@ def test_blocks_read_back_the_file(tmp_path, ext):
         writer.write(tone)
         writer.commit()
     info = read_info(path)
-    assert (info.sample_rate, info.channels, info.frames) == (44100, 2, 20000)
+    assert (info.sample_rate, info.channels, info.samples) == (44100, 2, 20000)
     joined = np.concatenate(list(read_blocks(info, 3000)), axis=1)
     assert joined.shape == (2, 20000) and joined.dtype == np.float32
     tolerance = {"ogg": 0.05, "mp3": 0.05}.get(ext, 1e-4)  # Vorbis and MP3 are lossy
@@ -51,7 +51,7 @@ def test_blocks_read_back_the_file(tmp_path, ext):
 def test_extensible_and_64_bit_wav_variants_are_read(tmp_path, noise):
     for variant in ("WAVEX", "RF64", "W64"):
         info = read_info(write(tmp_path / f"{variant}.wav", noise, format=variant))
-        assert (info.format, info.frames) == (variant, 20000)
+        assert (info.format, info.samples) == (variant, 20000)
 
 
 def test_missing_empty_folder_and_garbage_files_are_rejected(tmp_path):

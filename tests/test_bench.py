@@ -8,9 +8,9 @@ import pytest
 import soundfile
 from isovox.core.errors import AudioDataError, AudioFileError
 from isovox.core.metrics import si_sdr
-from isovox.host import quality
 from isovox.host.bench import synthetic_mixture
 from isovox.host.cli import main
+from isovox.training.benchmark import quality
 
 SAMPLE_RATE = 44100
 
@@ -138,10 +138,11 @@ def test_peak_rss_is_this_process_not_an_inherited_parent_peak():
     assert 5 < child_peak < 150
 
 
-def test_model_output_matches_the_separator_and_seed_method_runs(tiny_lookahead_model_path, music_like):
+def test_model_output_matches_the_separator_and_baseline_method_runs(tiny_lookahead_model_path, music_like):
     """The quality hooks' direct model run (look-ahead compensated) equals the runtime's offline output."""
     from isovox.core.masks import apply_mask
     from isovox.core.stft import istft, stft
+    from isovox.export.onnx_run import model_output
     from isovox.host.model_file import open_model
     from isovox.host.separator import Separator
 
@@ -150,10 +151,10 @@ def test_model_output_matches_the_separator_and_seed_method_runs(tiny_lookahead_
     loaded = open_model(tiny_lookahead_model_path, "cpu")
     cfg = loaded.metadata.stft
     spectrum = stft(mixture, cfg)
-    mask = quality.model_output(loaded, spectrum)
-    direct = istft(apply_mask(spectrum, mask[..., :-1, :]), cfg, mixture.shape[1])
+    mask = model_output(loaded, spectrum)
+    direct = istft(apply_mask(spectrum, mask), cfg, mixture.shape[1])
     expected = Separator(tiny_lookahead_model_path, "cpu").separate(mixture, sample_rate)
     np.testing.assert_allclose(direct, expected, atol=1e-4)
     clip = quality.Clip("c", sample_rate, mixture, 0.5 * mixture, 0.0)
-    seed_estimate = quality.seed_method(tiny_lookahead_model_path, "cpu", iterations=2)(clip)
-    assert seed_estimate.shape == mixture.shape and np.all(np.isfinite(seed_estimate))
+    baseline_estimate = quality.baseline_method(tiny_lookahead_model_path, "cpu", iterations=2)(clip)
+    assert baseline_estimate.shape == mixture.shape and np.all(np.isfinite(baseline_estimate))

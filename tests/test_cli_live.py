@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from isovox.core.errors import DeviceError
 from isovox.host.cli import main
-from isovox.host.effects import EffectSpecError, plugins_from_spec
+from isovox.host.effect_spec import EffectSpecError, plugins_from_spec
 from isovox.host.audio_devices import resolve_device
 from isovox.host.live_callback import LiveCallback, worker_latency_samples
 from isovox.host.live_engine import LiveEngine

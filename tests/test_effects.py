@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import soxr
 from isovox.core.errors import AudioDataError, AudioFileError, ConfigMismatchError
-from isovox.host.effects import Chain, VocalIsolator, process_file, read_audio, write_audio
+from isovox.host.effect_files import process_file, read_audio, write_audio
+from isovox.host.effects import Chain, VocalIsolator
 from isovox.host.separator import Separator
 from pedalboard import Compressor, HighpassFilter, Pedalboard, Reverb
 

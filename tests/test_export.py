@@ -11,23 +11,18 @@ torch = pytest.importorskip("torch", reason="export needs the [train] extra")
 onnx = pytest.importorskip("onnx", reason="export needs the [train] extra")
 
 from isovox.core.errors import ModelError
+from isovox.core.metrics import sdr_db
 from isovox.core.model_metadata import ModelMetadata
 from isovox.export.onnx_export import build_metadata, export_onnx
-from isovox.export.parity import (
-    SILENCE,
-    check_parity,
-    clip_features,
-    run_sequence,
-    sdr_db,
-    separate_vocals,
-)
+from isovox.export.onnx_run import SILENCE, run_sequence, separate_vocals
+from isovox.export.parity import check_parity, clip_features
 from isovox.export.quantize import convert
 from isovox.export.reference_clip import reference_clip
 from isovox.export.speed import measure_speed
 from isovox.host.cli import main
 from isovox.host.model_file import open_model
 from isovox.training.checkpoint import save_checkpoint
-from random_models import make_random_model
+from random_models import TEST_CODE_REVISION, make_random_model
 
 BATCHES = (1, 2, 6)
 FRAMES = (1, 7, 64, 300)
@@ -45,11 +40,15 @@ def clip():
 
 @pytest.fixture(scope="module", params=VARIANTS, ids=lambda v: f"{v[0]}-lookahead{v[1]}")
 def exported(request, tmp_path_factory):
-    """(torch model, LoadedModel, metadata) for one (output kind, look-ahead) variant."""
+    """(torch model, LoadedModel, metadata) for one (output kind, look-ahead) variant; the causal mask
+    model is the session's `tiny_model_path` (the same seed and configuration), not a second export."""
     output_kind, lookahead = request.param
     model = make_random_model(seed=lookahead, output_kind=output_kind, lookahead_frames=lookahead)
-    metadata = build_metadata(model, training_data="random weights (tests)", code_revision="abc1234")
-    path = export_onnx(model, tmp_path_factory.mktemp("export") / "model.onnx", metadata)
+    metadata = build_metadata(model, training_data="random weights (tests)", code_revision=TEST_CODE_REVISION)
+    if (output_kind, lookahead) == ("mask", 0):
+        path = request.getfixturevalue("tiny_model_path")
+    else:
+        path = export_onnx(model, tmp_path_factory.mktemp("export") / "model.onnx", metadata)
     return model, open_model(path, device="cpu", intra_op_threads=1), metadata
 
 
@@ -97,9 +96,9 @@ def test_metadata_round_trip(exported):
     assert ModelMetadata.from_properties(props) == metadata
 
 
-def test_fixed_frames_export_and_opsets(tmp_path, clip):
+def test_fixed_frames_export_and_opsets(fixed_frames_model_path, tmp_path, clip):
     model = make_random_model(seed=3, lookahead_frames=2)
-    path = export_onnx(model, tmp_path / "fixed.onnx", build_metadata(model), opset=17, frames=7)
+    path = fixed_frames_model_path
     loaded = open_model(path, device="cpu", intra_op_threads=1)
     assert loaded.fixed_frames == 7
     assert onnx.load(str(path)).opset_import[0].version == 17
@@ -179,12 +178,12 @@ def test_cli_export_writes_a_checked_model(checkpoint, tmp_path, capfd):
 @pytest.mark.parametrize("flag, precision", [("--fp16", "float16"), ("--int8", "int8")])
 def test_cli_export_variants_report_sdr_and_speed(checkpoint, tmp_path, capfd, flag, precision):
     output = tmp_path / "model.onnx"
-    assert main(["export", str(checkpoint), "-o", str(output), flag, "--frames", "4"]) == 0
+    assert main(["export", str(checkpoint), "-o", str(output), flag]) == 0
     out = capfd.readouterr().out
     assert f"{precision} vs torch: max |diff|" in out and "SDR against the float32 estimate" in out
     assert f"{precision}:" in out and "s per second of audio" in out
     loaded = open_model(output, device="cpu")
-    assert loaded.precision == precision and loaded.fixed_frames == 4
+    assert loaded.precision == precision and loaded.fixed_frames is None
 
 
 def test_cli_refuses_missing_checkpoint(tmp_path, capfd):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from isovox.core.errors import AudioDataError, AudioFileError
-from isovox.host import quality
+from isovox.training.benchmark import quality
 
 SUITE_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "heldout_suite.py"
 RATE = 44100

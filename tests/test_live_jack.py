@@ -17,7 +17,7 @@ from signal import SIGINT
 
 import numpy as np
 import pytest
-from isovox.host.jack_server import wait_for_ports
+from jack_server import wait_for_ports
 from isovox.host.live_callback import worker_latency_samples
 from isovox.host.separator import Separator
 from jack_helpers import jack_server_or_skip

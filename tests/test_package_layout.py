@@ -29,3 +29,12 @@ def test_dir_lists_the_public_api_before_it_is_imported():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             check=False)
     assert result.stdout.split("\n")[:2] == ["[]", "False"], result.stdout + result.stderr  # still lazy
+
+
+def test_a_star_import_keeps_pedalboards_chain_and_isovox_chain_stays_importable():
+    code = ("from pedalboard import *; from isovox import *; import pedalboard, isovox; "
+            "from isovox import Chain as IsovoxChain; "
+            "print(Chain is pedalboard.Chain, IsovoxChain is isovox.Chain, 'Chain' in dir(isovox))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.stdout.strip() == "True True True", result.stdout + result.stderr

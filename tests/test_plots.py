@@ -5,7 +5,7 @@ import sys
 
 import pytest
 from isovox.core.errors import AudioDataError, AudioFileError, ToolMissingError
-from isovox.host.plots import plot_quality_bars, plot_separation
+from isovox.training.benchmark.plots import plot_quality_bars, plot_separation
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

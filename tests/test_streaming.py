@@ -178,14 +178,8 @@ def test_properties_and_counters(tiny_model_path):
     assert separator.max_process_seconds > 0
 
 
-def test_fixed_time_axis_model_is_refused_with_the_fix(tmp_path):
-    torch = pytest.importorskip("torch")
+def test_fixed_time_axis_model_is_refused_with_the_fix(fixed_frames_model_path):
     from isovox.core.errors import ModelError
-    from isovox.export.onnx_export import build_metadata, export_onnx
-    from isovox.training.model import ModelConfig, UNet
 
-    torch.manual_seed(0)
-    model = UNet(ModelConfig(channels=(4, 8, 8))).eval()
-    path = export_onnx(model, tmp_path / "fixed.onnx", build_metadata(model), frames=8)
     with pytest.raises(ModelError, match="--dynamic"):
-        StreamingSeparator(path, device="cpu")
+        StreamingSeparator(fixed_frames_model_path, device="cpu")

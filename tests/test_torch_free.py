@@ -1,5 +1,6 @@
 """The runtime never imports torch: every isovox.host and isovox.core module imports, and a file is
-separated, in a fresh interpreter where `import torch` fails."""
+separated, in a fresh interpreter where `import torch` fails; nor the benchmark tools (matplotlib,
+museval, librosa), which live in `isovox.training.benchmark`."""
 from __future__ import annotations
 
 import subprocess
@@ -16,6 +17,8 @@ SCRIPT = textwrap.dedent("""
     for package in (isovox.core, isovox.host):
         for module in pkgutil.iter_modules(package.__path__):
             importlib.import_module(f"{package.__name__}.{module.name}")
+    heavy = sorted(name for name in ("matplotlib", "museval", "librosa") if name in sys.modules)
+    assert not heavy, f"the runtime imported {heavy}"
     from isovox.host.cli import main
     code = main(["separate", sys.argv[1], "-o", sys.argv[2], "--model", sys.argv[3], "--device", "cpu", "-q"])
     assert code == 0, code

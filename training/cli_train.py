@@ -1,5 +1,5 @@
 """`isovox train`: train a U-Net on stems (MUSDB18-HQ layout, vocals+accompaniment folders, or the
-seed's `<name>.wav` + `<name>.acapella.wav` pairs). Multi-GPU: `torchrun --nproc_per_node N -m isovox train …`.
+song + a cappella `<name>.wav` + `<name>.acapella.wav` pairs). Multi-GPU: `torchrun --nproc_per_node N -m isovox train …`.
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from isovox.core.errors import ConfigMismatchError
+    from isovox.core.errors import ConfigMismatchError, SettingError
     from isovox.core.stft import StftConfig
     from isovox.training.datasets import Augmentation
     from isovox.training.model import ModelConfig
@@ -76,16 +76,16 @@ def run(args: argparse.Namespace) -> int:
 
     for name in ("epochs", "steps_per_epoch", "batch_size", "crop_frames", "valid_clips"):
         if getattr(args, name) <= 0:
-            raise ConfigMismatchError(f"--{name.replace('_', '-')} {getattr(args, name)} must be positive")
+            raise SettingError(f"--{name.replace('_', '-')} {getattr(args, name)} must be positive")
     if args.bn_crops < 0:
-        raise ConfigMismatchError(f"--bn-crops {args.bn_crops} must be ≥ 0")
+        raise SettingError(f"--bn-crops {args.bn_crops} must be ≥ 0")
     if args.lookahead_frames < 0:
-        raise ConfigMismatchError(f"--lookahead-frames {args.lookahead_frames} must be ≥ 0")
+        raise SettingError(f"--lookahead-frames {args.lookahead_frames} must be ≥ 0")
     if not 0 <= args.burn_in_frames < args.crop_frames:
-        raise ConfigMismatchError(f"--burn-in-frames {args.burn_in_frames} must be ≥ 0 and below --crop-frames "
-                                  f"{args.crop_frames}")
+        raise SettingError(f"--burn-in-frames {args.burn_in_frames} must be ≥ 0 and below --crop-frames "
+                           f"{args.crop_frames}")
     if args.band_split < 1 or not args.mask_max > 0:
-        raise ConfigMismatchError(f"--band-split {args.band_split} must be ≥ 1 and --mask-max {args.mask_max} > 0")
+        raise SettingError(f"--band-split {args.band_split} must be ≥ 1 and --mask-max {args.mask_max} > 0")
     model = ModelConfig(channels=args.channels, lookahead_frames=args.lookahead_frames,
                         output_kind=args.output_kind, band_split=args.band_split, skip_mode=args.skip_mode,
                         mask_max=args.mask_max, stft=StftConfig(args.sample_rate, args.n_fft, args.hop_samples))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from isovox.core.features import log_magnitude
-from isovox.core.masks import apply_magnitude, apply_mask, ideal_ratio_mask
+from isovox.core.masks import apply_mask, apply_output, ideal_ratio_mask
 from isovox.core.metrics import median_over_tracks, sdr_museval
 from isovox.core.stft import StftConfig, istft, stft
 from isovox.training.datasets import ValidationClip
@@ -39,8 +39,7 @@ def separate_clip(model: UNet, mixture: np.ndarray) -> np.ndarray:
     device = next(model.parameters()).device
     with torch.no_grad():
         output = model.separate_offline(features.to(device))[:, 0].float().cpu().numpy()
-    estimate = apply_mask(spectrum, output) if model.config.output_kind == "mask" else apply_magnitude(spectrum, output)
-    return istft(estimate, cfg, mixture.shape[-1])
+    return istft(apply_output(spectrum, output, model.config.output_kind), cfg, mixture.shape[-1])
 
 
 def reference_scores(clips: list[ValidationClip], stft_config: StftConfig) -> dict[str, float]:

@@ -1,6 +1,6 @@
 """Training losses on the vocal estimate.
 
-- ``l1``  (the seed's): mean |estimated − true| vocal magnitude over the model bins;
+- ``l1``  (the baseline recipe's): mean |estimated − true| vocal magnitude over the model bins;
 - ``mse``: mean squared magnitude error over the model bins;
 - ``l1c``: mean |estimate^0.3 − true^0.3| on power-law compressed magnitudes: quiet bins count as
   well as loud ones, so the gradients stay informative when the training budget is a few hundred steps;
@@ -13,6 +13,7 @@ frames) complex, `vocals_spectrum` like `mixture`, `vocals_audio` (batch, sample
 from __future__ import annotations
 
 import torch
+from isovox.core.metrics import sdr_along_samples_db
 from isovox.core.stft import StftConfig
 from isovox.training.features import apply_output, istft, reconstructed_samples
 
@@ -29,11 +30,9 @@ def estimated_magnitude(output: torch.Tensor, mixture: torch.Tensor, output_kind
 
 
 def negative_sdr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of −10·log10(‖s‖² / ‖s − ŝ‖²) with a power floor; (batch, samples) in."""
+    """Mean over the batch of −`core.metrics` plain SDR with a power floor; (batch, samples) in."""
     floor = SDR_FLOOR * reference.shape[-1]
-    signal = reference.pow(2).sum(-1) + floor
-    error = (reference - estimate).pow(2).sum(-1) + floor
-    return (10.0 * torch.log10(error / signal)).mean()
+    return -sdr_along_samples_db(reference, estimate, floor, log10=torch.log10).mean()
 
 
 def _compressed(magnitude: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,6 @@
-"""The isovox U-Net: the seed's 4+4-level spectrogram U-Net, made streamable.
+"""The isovox U-Net: the baseline recipe's 4+4-level spectrogram U-Net, made streamable.
 
-Differences from the seed, and why:
+Differences from the baseline recipe, and why:
 - pooling and up-sampling act on frequency only, so the time axis is never resampled;
 - every 3×K convolution is causal in time (left context carried as *state*, dilation growing with
   depth for a long receptive field at low cost), so running the model one frame at a time with the
@@ -34,9 +34,9 @@ class ModelConfig:
     time_kernel: int = 3
     dilation_growth: int = 2            # time dilation multiplies by this per level
     lookahead_frames: int = 0
-    output_kind: str = "mask"           # "mask" (sigmoid soft mask) or "magnitude" (seed: regression)
+    output_kind: str = "mask"           # "mask" (sigmoid soft mask) or "magnitude" (the baseline recipe: regression)
     band_split: int = 1                 # adjacent bins folded into channels before the first level
-    skip_mode: str = "concat"           # "concat" (seed) or "add": decoder input = up-sampled + skip
+    skip_mode: str = "concat"           # "concat" (the baseline recipe) or "add": decoder input = up-sampled + skip
     mask_max: float = 1.0               # a mask ranges over (0, mask_max)
     stft: StftConfig = field(default_factory=StftConfig)
 
@@ -79,7 +79,7 @@ class CausalConv(nn.Module):
 
 
 class ConvBlock(nn.Module):
-    """Two (causal conv → batch norm → ReLU), as in the seed."""
+    """Two (causal conv → batch norm → ReLU), as in the baseline recipe."""
 
     def __init__(self, in_channels: int, out_channels: int, time_kernel: int, dilation: int):
         super().__init__()

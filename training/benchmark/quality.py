@@ -24,6 +24,7 @@ from isovox.core.errors import AudioDataError, AudioFileError
 from isovox.core.masks import extend_to_spectrum, ideal_ratio_mask
 from isovox.core.metrics import median_over_tracks, sdr_museval, si_sdr
 from isovox.core.stft import StftConfig, istft, stft
+from isovox.export.onnx_run import model_output
 
 FLOOR = "mixture (floor)"
 REPET = "REPET-SIM"
@@ -224,25 +225,11 @@ def streaming_method(model: str | os.PathLike, device: str = "auto", phase: str 
     return run
 
 
-def model_output(loaded, spectrum: np.ndarray) -> np.ndarray:
-    """Raw output (mask or linear magnitude) of a `LoadedModel` for a whole spectrum
-    (channels, spectrum_bins, frames) → (channels, spectrum_bins, frames), look-ahead compensated."""
-    from isovox.core.features import log_magnitude
-
-    cfg, lookahead = loaded.metadata.stft, loaded.metadata.lookahead_frames
-    padded = np.concatenate([spectrum, np.zeros(spectrum.shape[:2] + (lookahead,), spectrum.dtype)], axis=-1)
-    feeds = {"log_magnitude": np.ascontiguousarray(log_magnitude(padded, cfg)[:, None])}
-    feeds.update({name: np.zeros((spectrum.shape[0], *shape), np.float32)
-                  for name, shape in zip(loaded.state_input_names, loaded.state_shapes)})
-    output = loaded.session.run([loaded.output_name], feeds)[0][:, 0]
-    return extend_to_spectrum(output[..., lookahead:])
-
-
-def seed_method(model: str | os.PathLike, device: str = "auto", iterations: int = GRIFFINLIM_ITERATIONS,
-                seed: int = 0) -> Method:
-    """The seed's evaluation: a `magnitude` model's output (a mask model's mask × |mixture|) with
-    Griffin-Lim phase from *random* phase, as `librosa.griffinlim`'s default (32 fast iterations,
-    momentum 0.99)."""
+def baseline_method(model: str | os.PathLike, device: str = "auto", iterations: int = GRIFFINLIM_ITERATIONS,
+                    seed: int = 0) -> Method:
+    """The baseline recipe's evaluation (the project's starting point): a `magnitude` model's output
+    (a mask model's mask × |mixture|) with Griffin-Lim phase from *random* phase (RNG `seed`), as
+    `librosa.griffinlim`'s default (32 fast iterations, momentum 0.99)."""
     from isovox.core.phase import griffin_lim
     from isovox.host.model_file import open_model
 
@@ -251,7 +238,7 @@ def seed_method(model: str | os.PathLike, device: str = "auto", iterations: int 
 
     def run(clip: Clip) -> np.ndarray:
         mixture = stft(clip.mixture, cfg)
-        output = model_output(loaded, mixture)
+        output = extend_to_spectrum(model_output(loaded, mixture))
         magnitude = output if loaded.metadata.output_kind == "magnitude" else output * np.abs(mixture)
         rng = np.random.default_rng(seed)
         random_phase = np.exp(2j * np.pi * rng.random(mixture.shape)).astype(np.complex64)

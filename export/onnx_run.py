@@ -1,0 +1,68 @@
+"""One whole-signal ONNX separation (torch-free): the reference the runtime, the export check, the
+quality benchmark and the tests compare against.
+
+Unlike the runtime's `FrameEngine` (hop by hop, carried buffers), this runs the model over a whole
+spectrogram in one call (or chunks with carried state): core STFT → log-magnitude → ONNX Runtime →
+mask or magnitude on the mixture → core ISTFT. Look-ahead is compensated as in
+`UNet.separate_offline`: L silent frames appended, the first L output frames dropped.
+"""
+from __future__ import annotations
+
+import numpy as np
+from isovox.core.features import LOG_FLOOR, log_magnitude
+from isovox.core.masks import apply_output
+from isovox.core.model_metadata import INPUT_NAME
+from isovox.core.stft import istft, stft
+from isovox.host.model_file import LoadedModel
+
+SILENCE = float(np.log(LOG_FLOOR))   # the feature value of a silent bin
+
+
+def zero_states(loaded: LoadedModel, batch: int) -> list[np.ndarray]:
+    """Initial states (batch, C, F, context) float32 zeros, in graph order."""
+    return [np.zeros((batch, *shape), dtype=np.float32) for shape in loaded.state_shapes]
+
+
+def run_onnx(loaded: LoadedModel, features: np.ndarray, states: list[np.ndarray]) -> list[np.ndarray]:
+    """One ORT call: features (batch, 1, bins, frames), states → [output, *next_states]."""
+    feeds = {INPUT_NAME: np.ascontiguousarray(features, dtype=np.float32)}
+    feeds.update(zip(loaded.state_input_names, states))
+    return loaded.session.run([loaded.output_name, *loaded.state_output_names], feeds)
+
+
+def run_sequence(loaded: LoadedModel, features: np.ndarray, chunk_frames: int | None = None) -> np.ndarray:
+    """Whole sequence (batch, 1, bins, frames) from zero state in chunks with carried state.
+
+    `chunk_frames` None = one call (or the graph's fixed frames per call). The last chunk of a
+    fixed-frames graph is padded with silence; causality makes the padding invisible in the output."""
+    frames = features.shape[-1]
+    chunk = loaded.fixed_frames or chunk_frames or frames
+    states = zero_states(loaded, features.shape[0])
+    outputs = []
+    for start in range(0, frames, chunk):
+        piece = features[..., start:start + chunk]
+        if loaded.fixed_frames and piece.shape[-1] < chunk:
+            pad = np.full((*piece.shape[:-1], chunk - piece.shape[-1]), SILENCE, dtype=np.float32)
+            piece = np.concatenate([piece, pad], axis=-1)
+        out, *states = run_onnx(loaded, piece, states)
+        outputs.append(out)
+    return np.concatenate(outputs, axis=-1)[..., :frames]
+
+
+def model_output(loaded: LoadedModel, spectrum: np.ndarray, chunk_frames: int | None = None) -> np.ndarray:
+    """Raw output (mask or linear magnitude) for a whole mixture spectrum (channels, spectrum_bins,
+    frames) → (channels, model_bins, frames), frame t belonging to input frame t (look-ahead compensated)."""
+    lookahead = loaded.metadata.lookahead_frames
+    features = log_magnitude(spectrum, loaded.metadata.stft)[:, None]
+    if lookahead:
+        pad = np.full((*features.shape[:-1], lookahead), SILENCE, dtype=np.float32)
+        features = np.concatenate([features, pad], axis=-1)
+    return run_sequence(loaded, features, chunk_frames)[:, 0, :, lookahead:]
+
+
+def separate_vocals(loaded: LoadedModel, mixture: np.ndarray, chunk_frames: int | None = None) -> np.ndarray:
+    """(channels, samples) mixture at the model's rate → (channels, samples) vocals, mixture phase."""
+    config = loaded.metadata.stft
+    spectrum = stft(mixture, config)
+    output = model_output(loaded, spectrum, chunk_frames)
+    return istft(apply_output(spectrum, output, loaded.metadata.output_kind), config, mixture.shape[-1])
