@@ -166,7 +166,7 @@ def _summary(report, midi) -> dict:
         "ended_by": report.ended_by, "seconds": round(report.seconds, 3),
         "input_device": report.input_device, "output_device": report.output_device,
         "sample_rate": report.sample_rate, "block_size": report.block_size, "resampling": report.resampling,
-        "worker": report.worker, "worker_realtime": report.worker_realtime,
+        "worker": report.worker, "realtime_threads": report.realtime_threads,
         "processing_latency_samples": report.processing_latency_samples,
         "device_latency_seconds": list(report.device_latency_seconds),
         "total_latency_samples": report.total_latency_samples,

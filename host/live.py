@@ -17,6 +17,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from isovox.core.errors import ConfigMismatchError, DeviceError
 
 from .audio_devices import _sd, choose_sample_rate, resolve_device
@@ -24,6 +26,7 @@ from .live_callback import LiveCallback, worker_latency_samples
 from .live_engine import LiveEngine, LiveStats
 from .midi import MidiControl
 from .smoothing import DEFAULT_RAMP_SECONDS
+from .thread_priority import UI_PRIORITY, raise_thread_priority, restore_thread_priority
 
 WORKER_MODES = ("auto", "on", "off")
 # how often the interpreter asks a thread to hand over the GIL (CPython's default is 5 ms, longer than
@@ -59,7 +62,7 @@ class LiveReport:
     channels: int = 0
     resampling: bool = False
     worker: bool = False                         # the worker-thread design ran
-    worker_realtime: bool = False                # ...with its thread under SCHED_FIFO
+    realtime_threads: bool = False               # the UI loop (and worker) ran under SCHED_FIFO
     processing_latency_samples: int = 0          # separator (+ worker_latency_samples with the worker)
     device_latency_seconds: tuple[float, float] = (float("nan"), float("nan"))   # PortAudio in, out
     seconds: float = 0.0
@@ -74,6 +77,16 @@ class LiveReport:
         device = sum(self.device_latency_seconds)
         device_samples = round(device * self.sample_rate) if math.isfinite(device) else 0
         return self.processing_latency_samples + device_samples
+
+
+def _warm_up(separator, block_size: int, hops: int = 16) -> None:
+    """Run `hops` hops of silence through the separator and reset it: ONNX Runtime's first runs
+    allocate and are several times slower, which would drop the stream's first blocks."""
+    hop = separator.model_metadata.stft.hop_samples
+    silence = np.zeros((separator.channels, block_size), np.float32)
+    for _ in range(max(1, hops * hop // block_size)):
+        separator.process(silence)
+    separator.reset()
 
 
 def _close_with_timeout(close, timeout_seconds: float = 2.0) -> bool:
@@ -112,6 +125,7 @@ def run_live(settings: LiveSettings, make_separator, midi: MidiControl | None = 
         separator = probe if (probe is not None and notice is None) else make_separator(rate, notice is not None)
     except ConfigMismatchError as exc:
         raise DeviceError(f"{exc}; the device runs at {rate} Hz") from exc
+    _warm_up(separator, settings.block_size)
     max_block = max(settings.block_size, 1024) * 4
     engine = LiveEngine(separator, midi=midi, fx=fx, wet=wet, bypass=bypass, max_block_samples=max_block,
                         ramp_seconds=settings.ramp_seconds)
@@ -134,6 +148,7 @@ def run_live(settings: LiveSettings, make_separator, midi: MidiControl | None = 
     report.device_latency_seconds = tuple(float(x) for x in stream.latency)
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(LIVE_SWITCH_INTERVAL_SECONDS)
+    saved_priority = raise_thread_priority(UI_PRIORITY)
     if use_worker:
         callback.start()
     started = time.monotonic()
@@ -169,12 +184,14 @@ def run_live(settings: LiveSettings, make_separator, midi: MidiControl | None = 
             _close_with_timeout(stream.close, 0.5)
             atexit.unregister(sd._exit_handler)
         callback.stop()
+        restore_thread_priority(saved_priority)
         sys.setswitchinterval(switch_interval)
     report.seconds = time.monotonic() - started
-    report.worker_realtime = callback.worker_realtime
-    if use_worker and not callback.worker_realtime:
-        report.notices.append("the worker thread ran at normal priority (the system refused SCHED_FIFO: "
-                              "raise the rtprio limit, e.g. `@audio - rtprio 95` in /etc/security/limits.conf)")
+    report.realtime_threads = saved_priority is not None and (callback.worker_realtime or not use_worker)
+    if not report.realtime_threads:
+        report.notices.append("isovox's threads ran at normal priority (the system refused SCHED_FIFO), so a busy "
+                              "machine can drop blocks: raise the rtprio limit, e.g. `@audio - rtprio 95` in "
+                              "/etc/security/limits.conf")
     if server_lost:
         raise DeviceError(f"the audio server stopped after {report.seconds:.1f} s (JACK quit or crashed); "
                           "the stream was abandoned; restart the server and run again")

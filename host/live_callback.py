@@ -14,7 +14,6 @@ thread. Every status flag PortAudio reports is counted.
 from __future__ import annotations
 
 import math
-import os
 import socket
 import threading
 import time
@@ -23,9 +22,9 @@ import numpy as np
 
 from .live_engine import LiveEngine
 from .ring import AudioRing
+from .thread_priority import WORKER_PRIORITY, raise_thread_priority
 
 STATUS_FLAGS = ("input_overflow", "input_underflow", "output_underflow", "output_overflow")
-WORKER_PRIORITY = 5          # SCHED_FIFO priority of the worker: under JACK's own threads (10 and up)
 WORKER_IDLE_WAIT_SECONDS = 0.1
 
 
@@ -61,16 +60,6 @@ class _Wakeup:
     def close(self) -> None:
         self._send.close()
         self._receive.close()
-
-
-def _raise_thread_priority() -> bool:
-    """Put the calling thread under SCHED_FIFO (as JACK does for its clients' process threads); False
-    where the system does not allow it (no rtprio limit, not Linux)."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(WORKER_PRIORITY))
-        return True
-    except (AttributeError, OSError):
-        return False
 
 
 class LiveCallback:
@@ -171,7 +160,7 @@ class LiveCallback:
 
     def _work(self) -> None:
         """Worker thread: raise its priority, wait for the callback's wake-up, separate what it queued."""
-        self.worker_realtime = _raise_thread_priority()
+        self.worker_realtime = raise_thread_priority(WORKER_PRIORITY) is not None
         while not self._stopping:
             self._wakeup.wait(WORKER_IDLE_WAIT_SECONDS)
             self.work_pending()

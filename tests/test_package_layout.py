@@ -1,6 +1,7 @@
 """The top-level folders are the subpackages of one `isovox` package, also from a source checkout."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,18 @@ def test_dir_lists_the_public_api_before_it_is_imported():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             check=False)
     assert result.stdout.split("\n")[:2] == ["[]", "False"], result.stdout + result.stderr  # still lazy
+
+
+def test_runtime_dependencies_are_only_what_separation_and_live_need():
+    """librosa (numba, scikit-learn: ~400 MB), museval and matplotlib are benchmark extras, torch a
+    training one: a fresh `pip install isovox` stays slim (475 MB, most of it onnxruntime-gpu)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {re.split(r"[<>=;\[ ]", requirement, maxsplit=1)[0] for requirement in project["dependencies"]}
+    assert runtime.isdisjoint({"librosa", "museval", "matplotlib", "torch", "scipy"}), runtime
+    assert {"librosa", "museval", "matplotlib"} <= {
+        re.split(r"[<>=;\[ ]", requirement, maxsplit=1)[0] for requirement in project["optional-dependencies"]["bench"]}
 
 
 def test_a_star_import_keeps_pedalboards_chain_and_isovox_chain_stays_importable():
