@@ -108,6 +108,17 @@ def _row(report: dict) -> str:
             f"{report.get('reference_xruns', '')} |")
 
 
+def _cpu_name() -> str:
+    """The CPU's model name (Linux), else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--block-sizes", type=int, nargs="+", default=[128, 256, 512, 1024])
@@ -119,7 +130,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the reports here")
     parser.add_argument("live_args", nargs="*", help="more `isovox live` arguments (after --)")
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+    print(f"machine: {_cpu_name()}, {os.cpu_count()} cores; "
           f"{args.minutes:g} min per block size at {args.rate} Hz, {args.load_cores} core(s) of competing load; "
           f"started {time.strftime('%Y-%m-%d %H:%M:%S')}", flush=True)
     print("| block | rate | design | callbacks | dropped | dropped share | DSP load mean / max | "
