@@ -22,7 +22,8 @@ def test_torchrun_two_processes_on_gloo(tmp_path):
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "isovox", "train", "--data", str(tmp_path / "data"), "--out", str(out),
                "--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "2", "--channels", "4,8,8",
-               "--crop-frames", "32", "--valid-clips", "1", "--valid-seconds", "1", "--threads", "1", "--quiet"]
+               "--crop-frames", "32", "--valid-clips", "1", "--valid-seconds", "1", "--bn-crops", "2", "--threads", "1",
+               "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env)
     assert done.returncode == 0, done.stderr[-3000:]

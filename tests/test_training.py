@@ -71,7 +71,7 @@ def test_losses_prefer_the_true_vocals():
 def _config(tmp_path, **overrides) -> TrainConfig:
     values = dict(data=(tmp_path / "data",), out=tmp_path / "run", epochs=2, steps_per_epoch=12, batch_size=4,
                   lr=1e-2, loss="l1", model=ModelConfig(channels=(4, 8, 8)), crop_frames=32, seed=3,
-                  threads=1, valid_clips=1, valid_seconds=1.0, stat_crops=8, progress=False)
+                  threads=1, valid_clips=1, valid_seconds=1.0, stat_crops=8, bn_crops=4, progress=False)
     values.update(overrides)
     return TrainConfig(**values)
 
