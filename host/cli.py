@@ -16,8 +16,8 @@ from isovox.core.errors import IsovoxError
 from isovox import __version__
 
 # modules that only an optional extra installs → that extra (`pip install 'isovox[EXTRA]'`)
-EXTRA_MODULES = {"torch": "train", "onnx": "train", "onnxscript": "train", "museval": "train",
-                 "mido": "train", "scipy": "train", "matplotlib": "plot"}
+EXTRA_MODULES = {"torch": "train", "onnx": "train", "onnxscript": "train", "mido": "train", "scipy": "train",
+                 "museval": "bench", "librosa": "bench", "matplotlib": "plot"}
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
