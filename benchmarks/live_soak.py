@@ -27,7 +27,7 @@ from pathlib import Path
 from isovox.core.errors import DeviceError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))   # the tests' JACK dummy-server launcher
-from jack_server import JackServer, wait_for_ports  # noqa: E402
+from jack_server import JackServer, wait_for_ports
 
 LOAD_SCRIPT = ("import numpy as np\n"
                "a = np.random.default_rng(0).random((256, 256))\n"

@@ -19,7 +19,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 GOAL_GAP_SHARE = 0.6  # issue #14: close 60 % of the REPET-SIM → oracle IRM gap
 

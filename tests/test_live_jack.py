@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from signal import SIGINT
+from signal import SIG_DFL, SIGINT, signal
 
 import numpy as np
 import pytest
@@ -76,12 +76,20 @@ class Player:
             self.done.set()
 
 
+def _sigint_as_default() -> None:
+    """In the child: take Ctrl-C even where the tests run with SIGINT ignored, as every background job
+    of a shell does (`nohup ... &`, some CI runners); Python installs its KeyboardInterrupt handler only
+    when SIGINT is not ignored at start."""
+    signal(SIGINT, SIG_DFL)
+
+
 def _live(server, model_path, block_size: int, seconds: float, report, *extra):
     return subprocess.Popen(
         [sys.executable, "-m", "isovox", "live", "--model", str(model_path), "--device", "cpu",
          "--block-size", str(block_size), "--duration", str(seconds), "--report", str(report),
          "--midi-virtual", "ctl", *extra],
-        env=server.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=server.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_sigint_as_default)
 
 
 def _connect(server, pairs):
