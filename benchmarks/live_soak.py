@@ -42,6 +42,17 @@ def _competing_load(cores: int) -> list[subprocess.Popen]:
             for _ in range(cores)]
 
 
+def _connect(server: JackServer, pairs: tuple[tuple[str, str], ...]) -> None:
+    for source, destination in pairs:
+        subprocess.run(["jack_connect", source, destination], check=False, capture_output=True, env=server.env())
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.kill()
+        process.wait()
+
+
 def soak(block_size: int, seconds: float, rate: int, load_cores: int, extra: list[str]) -> dict:
     """One block size: a fresh server, the competing load, one `isovox live` run; its JSON report."""
     with JackServer(sample_rate=rate, period_samples=block_size) as server, \
@@ -58,16 +69,12 @@ def soak(block_size: int, seconds: float, rate: int, load_cores: int, extra: lis
             except DeviceError:
                 live.kill()
                 raise SystemExit(f"isovox live did not open its ports: {live.communicate()[1].strip()[-600:]}")
-            for source, destination in (("system:capture_1", "PortAudio:in_0"), ("system:capture_2", "PortAudio:in_1"),
-                                        ("PortAudio:out_0", "system:playback_1"),
-                                        ("PortAudio:out_1", "system:playback_2")):
-                subprocess.run(["jack_connect", source, destination], check=False, capture_output=True,
-                               env=server.env())
+            _connect(server, (("system:capture_1", "PortAudio:in_0"), ("system:capture_2", "PortAudio:in_1"),
+                              ("PortAudio:out_0", "system:playback_1"), ("PortAudio:out_1", "system:playback_2")))
             load = _competing_load(load_cores)
             _out, err = live.communicate(timeout=seconds + 120)
         finally:
-            for process in load:
-                process.kill()
+            _stop(load)
             if live.poll() is None:
                 live.kill()
                 live.wait()
@@ -86,16 +93,11 @@ def reference_xruns(block_size: int, seconds: float, rate: int, load_cores: int)
         load: list[subprocess.Popen] = []
         try:
             wait_for_ports("jack_thru:", 2, server, timeout_seconds=30)
-            for source, destination in (("system:capture_1", "jack_thru:input_1"),
-                                        ("jack_thru:output_1", "system:playback_1")):
-                subprocess.run(["jack_connect", source, destination], check=False, capture_output=True,
-                               env=server.env())
+            _connect(server, (("system:capture_1", "jack_thru:input_1"), ("jack_thru:output_1", "system:playback_1")))
             load = _competing_load(load_cores)
             time.sleep(seconds)
         finally:
-            for process in (*load, client):
-                process.kill()
-                process.wait()
+            _stop([*load, client])
         return server.log_tail(10 ** 8).count("JackTimedDriver::Process XRun")
 
 

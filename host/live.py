@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from isovox.core.errors import ConfigMismatchError, DeviceError
 
 from .audio_devices import _sd, choose_sample_rate, resolve_device
@@ -153,8 +152,8 @@ def run_live(settings: LiveSettings, make_separator, midi: MidiControl | None = 
         callback.start()
     started = time.monotonic()
     server_lost = False
-    stream.start()
     try:
+        stream.start()       # inside: a failed start still closes the stream, stops the worker, restores
         while True:
             waited = (stop.wait(status_interval_seconds) if stop is not None
                       else time.sleep(status_interval_seconds))

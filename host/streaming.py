@@ -109,13 +109,11 @@ class StreamingSeparator:
         `samples_processed`, `max_process_seconds`). Keeps the loaded model session and settings."""
         self._engine.reset()
         self._hop.clear()
+        self._out.clear(self._timing.prime_samples)
         if self._resampling:
             self._to_model.reset()
             self._from_model.reset()
-            self._out.clear(self._timing.prime_samples)
             self._feed(np.zeros((self._channels, self._timing.lead_zeros), np.float32), self._resample_out)
-        else:
-            self._out.clear(self._timing.prime_samples)
         self.nonfinite_blocks = 0
         self.deadline_misses = 0
         self.samples_processed = 0
