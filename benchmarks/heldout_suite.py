@@ -40,7 +40,8 @@ import numpy as np
 import soundfile as sf
 from isovox.core.errors import AudioDataError, AudioFileError, IsovoxError, ToolMissingError
 from isovox.training.corpus.compose import Part, compose
-from isovox.training.corpus.mix import instrument_effects, rms, vocal_effects
+from isovox.training.corpus.levels import db_to_gain, rms
+from isovox.training.corpus.mix import instrument_effects, vocal_effects
 from isovox.training.corpus.synth import SEGMENT_TAIL_S, write_segments_midi
 
 SAMPLE_RATE = 44100
@@ -194,16 +195,12 @@ def render_freepats(stems: Stems, sample_rate: int) -> list[np.ndarray]:
 
 # --- one clip ---------------------------------------------------------------------------------
 
-def _db(value: float) -> float:
-    return 10.0 ** (value / 20.0)
-
-
 def active_frames(mono: np.ndarray, sample_rate: int, frame_seconds: float = 0.1) -> np.ndarray:
     """Per 100 ms frame: True where the signal is within 30 dB of its loudest frame."""
     hop = round(frame_seconds * sample_rate)
     n = mono.size // hop
     env = np.sqrt(np.mean(np.square(mono[: n * hop], dtype=np.float64).reshape(n, hop), axis=1))
-    return env > env.max() * _db(-30) if n and env.max() > 0 else np.zeros(n, bool)
+    return env > env.max() * db_to_gain(-30) if n and env.max() > 0 else np.zeros(n, bool)
 
 
 def active_window(rng: np.random.Generator, mono: np.ndarray, sample_rate: int, clip_samples: int) -> int:
@@ -259,7 +256,7 @@ def midi_stem(rng: np.random.Generator, render_midi: MidiRenderer, effects_seed:
         levels[stem] = round(float(effects_rng.uniform(*MIDI_LEVELS_DB[stem])), 2)
         if rms(audio) > 1e-6:
             wet = instrument_effects(effects_rng, audio, SAMPLE_RATE)
-            total += wet * (_db(-20 + levels[stem]) / max(rms(wet), 1e-9))
+            total += wet * (db_to_gain(-20 + levels[stem]) / max(rms(wet), 1e-9))
     description = {**arrangement.description, "stem_levels_db": levels}
     del description["vocal_register"], description["vocal_style"]
     description["programs"] = {s: description["programs"][s] for s in MIDI_STEMS}
@@ -275,8 +272,8 @@ def mix(rng: np.random.Generator, vocals: np.ndarray, accompaniment: np.ndarray,
     mask = np.repeat(active_frames(vocals.mean(axis=0), sample_rate), hop)
     mask = np.pad(mask, (0, vocals.shape[1] - mask.size))
     a_rms = max(rms(accompaniment[:, mask]), 1e-4)
-    vocals = vocals * (a_rms * _db(ratio_db) / max(rms(vocals[:, mask]), 1e-9))
-    scale = _db(peak_db) * FULL_SCALE / max(float(np.max(np.abs(vocals + accompaniment))), 1e-9)
+    vocals = vocals * (a_rms * db_to_gain(ratio_db) / max(rms(vocals[:, mask]), 1e-9))
+    scale = db_to_gain(peak_db) * FULL_SCALE / max(float(np.max(np.abs(vocals + accompaniment))), 1e-9)
     v24, a24 = (np.round(x * scale).astype(np.int32) for x in (vocals, accompaniment))
     info = {"vocal_to_accompaniment_db": round(ratio_db, 2), "peak_dbfs": round(peak_db, 2),
             "vocal_active_fraction": round(float(mask.mean()), 3)}

@@ -28,7 +28,7 @@ import soundfile as sf
 import torch
 from isovox.core.errors import AudioDataError, AudioFileError
 from isovox.training.alignment import Alignment, align
-from isovox.training.corpus.mix import rms
+from isovox.training.corpus.levels import db_to_gain, rms
 
 AUDIO_EXTENSIONS = (".wav", ".flac")
 MUSDB_ACCOMPANIMENT = ("drums", "bass", "other")
@@ -386,7 +386,7 @@ class CropDataset(torch.utils.data.Dataset):
         if pooled:  # unpaired stems: set the levels a production would have
             vocals, accompaniment = self._levels(rng, vocals, accompaniment)
         else:
-            gains = 10.0 ** (rng.uniform(*aug.gain_db, size=2) / 20.0)
+            gains = db_to_gain(rng.uniform(*aug.gain_db, size=2))
             vocals, accompaniment = vocals * gains[0], accompaniment * gains[1]
         if rng.random() < aug.silent_vocals_probability:
             vocals = np.zeros_like(vocals)
@@ -401,13 +401,13 @@ class CropDataset(torch.utils.data.Dataset):
                 accompaniment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scale to a drawn vocal-to-accompaniment ratio and mixture RMS (both in dB)."""
         aug = self.augmentation
-        ratio = 10.0 ** (rng.uniform(*aug.vocal_to_accompaniment_db) / 20.0)
+        ratio = db_to_gain(rng.uniform(*aug.vocal_to_accompaniment_db))
         v_rms, a_rms = rms(vocals), rms(accompaniment)
         if v_rms > 1e-7 and a_rms > 1e-7:
             vocals = vocals * (ratio * a_rms / v_rms)
         total = rms(vocals + accompaniment)
         if total > 1e-7:
-            scale = 10.0 ** (rng.uniform(*aug.mixture_rms_db) / 20.0) / total
+            scale = db_to_gain(rng.uniform(*aug.mixture_rms_db)) / total
             peak = float(np.max(np.abs(vocals + accompaniment))) * scale
             scale /= max(1.0, peak / 0.99)  # never clip the mixture
             vocals, accompaniment = vocals * scale, accompaniment * scale

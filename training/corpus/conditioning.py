@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .levels import db_to_gain
+
 FRAME_SECONDS = 0.02
 HOP_SECONDS = 0.005
 BAND_EDGE_FFT = 4096
@@ -44,7 +46,7 @@ def peak_normalise(audio: np.ndarray, peak_dbfs: float) -> np.ndarray:
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if peak <= 0.0:
         return audio.astype(np.float32, copy=True)
-    return (audio * (10.0 ** (peak_dbfs / 20.0) / peak)).astype(np.float32)
+    return (audio * (db_to_gain(peak_dbfs) / peak)).astype(np.float32)
 
 
 def limit_peak(audio: np.ndarray, max_peak: float = 0.999) -> tuple[np.ndarray, float]:

@@ -4,17 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pedalboard as pb
 
+from .levels import db_to_gain, rms
+
 STEMS = ("vocals", "drums", "bass", "other")
 INT16_MAX = 32767
-
-
-def _db(x: float) -> float:
-    return 10.0 ** (x / 20.0)
-
-
-def rms(x: np.ndarray) -> float:
-    """Root-mean-square level of any array (0 for an empty one), in float64."""
-    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
 
 
 def _eq(rng: np.random.Generator) -> list:
@@ -52,7 +45,7 @@ def place_phrases(phrases: list[tuple[float, float, np.ndarray]], num_samples: i
         take = min(audio.size, num_samples - a)
         if take <= 0:
             continue
-        seg = audio[:take] / (np.max(np.abs(audio)) + 1e-9) * _db(gain_db)
+        seg = audio[:take] / (np.max(np.abs(audio)) + 1e-9) * db_to_gain(gain_db)
         if take < audio.size and take > fade:  # cut at the track end: fade, no click
             seg[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
         line[a:a + take] += seg
@@ -87,7 +80,7 @@ def _active(x: np.ndarray, sample_rate: int) -> np.ndarray:
     hop = int(0.05 * sample_rate)
     n = x.shape[1] // hop
     env = np.sqrt(np.mean(np.square(x[:, : n * hop]).reshape(2, n, hop), axis=(0, 2)))
-    on = env > env.max() * _db(-30) if n and env.max() > 0 else np.zeros(n, bool)
+    on = env > env.max() * db_to_gain(-30) if n and env.max() > 0 else np.zeros(n, bool)
     mask = np.zeros(x.shape[1], bool)
     mask[: n * hop] = np.repeat(on, hop)
     return mask
@@ -105,7 +98,7 @@ def mix_track(rng: np.random.Generator, stems: dict[str, np.ndarray],
     out = {}
     for name, db in levels.items():
         r = rms(stems[name])
-        out[name] = stems[name] * (_db(-20 + db) / r if r > 1e-6 else 0.0)
+        out[name] = stems[name] * (db_to_gain(-20 + db) / r if r > 1e-6 else 0.0)
     accomp = out["drums"] + out["bass"] + out["other"]
     vocals = stems["vocals"]
     ratio_db = float(rng.uniform(-8, 4))
@@ -113,12 +106,12 @@ def mix_track(rng: np.random.Generator, stems: dict[str, np.ndarray],
     v_rms = rms(vocals[:, mask])
     a_rms = rms(accomp[:, mask]) if mask.any() else 0.0
     if v_rms > 1e-6:
-        out["vocals"] = vocals * (max(a_rms, _db(-30)) * _db(ratio_db) / v_rms)
+        out["vocals"] = vocals * (max(a_rms, db_to_gain(-30)) * db_to_gain(ratio_db) / v_rms)
     else:
         out["vocals"] = np.zeros_like(vocals)
     total = sum(out[s] for s in STEMS)
     peak_db = float(rng.uniform(-8, -0.3))
-    scale = _db(peak_db) * INT16_MAX / max(float(np.max(np.abs(total))), 1e-9)
+    scale = db_to_gain(peak_db) * INT16_MAX / max(float(np.max(np.abs(total))), 1e-9)
     ints = {s: np.round(out[s] * scale).astype(np.int32) for s in STEMS}
     mixture = sum(ints[s] for s in STEMS)
     over = int(np.max(np.abs(mixture)))
