@@ -43,6 +43,13 @@ def tiny_lookahead_model_path(tmp_path_factory) -> Path:
                                 lookahead_frames=2)
 
 
+@pytest.fixture(scope="session")
+def tiny_gru_model_path(tmp_path_factory) -> Path:
+    """Like `tiny_model_path` but band-split 8 with a bottleneck GRU (one more carried state)."""
+    return _export_random_model(tmp_path_factory.mktemp("models") / "tiny_gru.onnx", seed=4, band_split=8,
+                                skip_mode="add", gru_units=6)
+
+
 def shipped_architecture() -> dict:
     """The architecture of the shipped default model, read off its own metadata (channels, band split…)."""
     import json
@@ -54,7 +61,7 @@ def shipped_architecture() -> dict:
     config = json.loads(props["isovox.model_config"])
     return {key: tuple(value) if key == "channels" else value for key, value in config.items()
             if key in ("channels", "time_kernel", "dilation_growth", "output_kind", "band_split", "skip_mode",
-                       "mask_max")}
+                       "mask_max", "gru_units")}
 
 
 @pytest.fixture(scope="session")

@@ -35,3 +35,16 @@ def test_other_missing_modules_stay_internal_errors(monkeypatch, capsys):
     assert cli.main(["devices"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("isovox: internal error: ModuleNotFoundError") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--resume", "--init-from", "{tmp}/last.pt"], "--resume and --init-from exclude each other"),
+    (["--gru-units", "-1"], "--gru-units -1 ≥ 0"),
+])
+def test_train_settings_that_conflict_are_one_line_errors(tmp_path, capsys, extra, message):
+    pytest.importorskip("torch")
+    argv = ["train", "--data", str(tmp_path), "--out", str(tmp_path / "run"),
+            *(arg.format(tmp=tmp_path) for arg in extra)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and not (tmp_path / "run").exists()

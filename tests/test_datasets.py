@@ -23,6 +23,7 @@ from isovox.training.datasets import (
     read_crop,
     validation_clips,
 )
+from isovox.training.decoded_cache import DecodedCache
 from synthetic_stems import SAMPLE_RATE, voice_and_band, write_musdb
 
 
@@ -260,3 +261,36 @@ def test_tracks_grouped_in_category_folders_are_found(tmp_path):
             sf.write(folder / "vocals.wav", voice.T, SAMPLE_RATE)
             sf.write(folder / "accompaniment.wav", band.T, SAMPLE_RATE)
     assert sorted(t.name for t in TrackScanner(tmp_path).scan()) == ["clip0", "clip0", "clip1", "clip1"]
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24"])
+def test_decoded_cache_reads_the_same_samples_and_decodes_once(tmp_path, subtype):
+    voice, band = voice_and_band(1.5, 3)
+    source = tmp_path / f"song-{subtype}.flac"
+    sf.write(source, (band + 0.3 * voice).T, SAMPLE_RATE, subtype=subtype)
+    cache = DecodedCache(tmp_path / "cache")
+    for start, count in [(0, 1000), (-300, 1000), (12345, 4096), (len(band[0]) - 100, 1000)]:
+        np.testing.assert_array_equal(read_crop(source, start, count, cache), read_crop(source, start, count))
+    (copy,) = (tmp_path / "cache").glob("*.npy")
+    assert np.load(copy, mmap_mode="r").dtype == (np.int16 if subtype == "PCM_16" else np.float32)
+    written = copy.stat().st_mtime_ns
+    np.testing.assert_array_equal(read_crop(source, 500, 700, DecodedCache(tmp_path / "cache")),
+                                  read_crop(source, 500, 700))
+    assert copy.stat().st_mtime_ns == written  # a second process reuses the copy
+    time.sleep(0.01)
+    sf.write(source, band.T, SAMPLE_RATE, subtype=subtype)  # an edited source is decoded again
+    np.testing.assert_array_equal(read_crop(source, 0, 900, DecodedCache(tmp_path / "cache")),
+                                  read_crop(source, 0, 900))
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 2
+
+
+def test_decoded_cache_leaves_crops_unchanged(tmp_path):
+    _write_pool(tmp_path, "vocals", "speech", 2, 2.0)
+    _write_pool(tmp_path, "accompaniment", "music", 2, 2.0, seed=20)
+    tracks = TrackScanner(tmp_path, refuse_heldout=True).scan()
+    plain = CropDataset(tracks, 22050, 6, seed=4)
+    cached = CropDataset(tracks, 22050, 6, seed=4, cache=DecodedCache(tmp_path / "cache"))
+    for index in range(len(plain)):
+        for a, b in zip(plain[index], cached[index]):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 4

@@ -7,22 +7,25 @@ torch = pytest.importorskip("torch")
 
 from isovox.core.errors import CheckpointError
 from isovox.training.checkpoint import load_checkpoint, save_checkpoint
-from isovox.training.model import ModelConfig, UNet
+from isovox.training.model import ModelConfig, UNet, grow_from
 
 
 def _model(**overrides) -> UNet:
     torch.manual_seed(0)
     model = UNet(ModelConfig(**{"channels": (4, 8, 8), **overrides}))
-    with torch.no_grad():  # non-trivial batch-norm statistics so every layer matters
+    with torch.no_grad():  # non-trivial batch-norm statistics and GRU projection so every layer matters
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.running_mean.uniform_(-0.2, 0.2)
                 module.running_var.uniform_(0.5, 2.0)
+        if model.context is not None:
+            torch.nn.init.normal_(model.context.project.weight, std=0.3)
     return model.eval()
 
 
 ARCHITECTURES = {"seed-like": {}, "band-split-add": {"band_split": 4, "skip_mode": "add"},
-                 "band-split-concat": {"band_split": 8, "channels": (8, 8, 16)}}
+                 "band-split-concat": {"band_split": 8, "channels": (8, 8, 16)},
+                 "band-split-gru": {"band_split": 8, "skip_mode": "add", "gru_units": 6}}
 
 
 @pytest.mark.parametrize("block_frames", [1, 3, 16])
@@ -49,6 +52,33 @@ def test_state_shapes_and_receptive_field():
     _, *next_states = model(torch.zeros(3, 1, 512, 5), *states)
     assert [tuple(s.shape) for s in next_states] == [tuple(s.shape) for s in states]
     assert model.receptive_field_frames == sum(s[2] for s in shapes)
+
+
+def test_bottleneck_gru_state_follows_the_bottleneck_and_carries_context_past_the_convolutions():
+    plain, gru = _model(), _model(gru_units=5)
+    shapes = gru.state_shapes()
+    assert shapes[:6] + shapes[7:] == plain.state_shapes() and shapes[6] == (5, 1, 1)
+    assert gru.receptive_field_frames == plain.receptive_field_frames
+    far = gru.receptive_field_frames + 10  # an input change this far back reaches only the GRU model
+    x = torch.randn(1, 1, 512, far + 1)
+    changed = x.clone()
+    changed[..., 0] += 3.0
+    with torch.no_grad():
+        assert torch.equal(plain(x)[0][..., -1], plain(changed)[0][..., -1])
+        assert not torch.equal(gru(x)[0][..., -1], gru(changed)[0][..., -1])
+
+
+def test_grow_from_starts_equal_to_the_source_and_refuses_other_changes():
+    source = _model(band_split=4, skip_mode="add")
+    grown = UNet(ModelConfig(channels=(4, 8, 8), band_split=4, skip_mode="add", gru_units=7)).eval()
+    grow_from(grown, source)
+    x = torch.randn(2, 1, 512, 20)
+    with torch.no_grad():
+        torch.testing.assert_close(grown(x)[0], source(x)[0], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="only gru_units may differ"):
+        grow_from(UNet(ModelConfig(channels=(4, 8, 16), band_split=4, skip_mode="add", gru_units=7)), source)
+    with pytest.raises(ValueError, match="gru_units 7 cannot grow into 3"):
+        grow_from(UNet(ModelConfig(channels=(4, 8, 8), band_split=4, skip_mode="add", gru_units=3)), grown)
 
 
 def test_output_is_causal_and_lookahead_is_a_delay():

@@ -36,7 +36,8 @@ def clip(music_like):
 
 
 @pytest.mark.parametrize("model_fixture, latency", [("tiny_model_path", 1023),
-                                                    ("tiny_lookahead_model_path", 1023 + 2 * 512)])
+                                                    ("tiny_lookahead_model_path", 1023 + 2 * 512),
+                                                    ("tiny_gru_model_path", 1023)])
 @pytest.mark.parametrize("sizes", [1, 32, 256, 333, 1000, 4096, (1, 700, 64, 4096, 5, 513, 2000)])
 def test_stream_equals_offline_delayed(request, clip, model_fixture, latency, sizes):
     model_path = request.getfixturevalue(model_fixture)

@@ -13,6 +13,7 @@ from isovox.core.stft import StftConfig
 from isovox.core.stft import istft as core_istft
 from isovox.core.stft import stft as core_stft
 from isovox.training import features
+from isovox.core.errors import CheckpointError
 from isovox.training.checkpoint import load_checkpoint
 from isovox.training.datasets import Augmentation, CropDataset, TrackScanner
 from isovox.training.losses import LOSSES, negative_sdr, separation_loss
@@ -112,6 +113,24 @@ def test_short_cpu_training_lowers_the_loss_and_resumes(tmp_path):
     rows = list(csv.DictReader((run / "log.csv").open()))
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2] and resumed["epochs"] == 3
     assert load_checkpoint(run / "last.pt")[1]["epoch"] == 2
+
+
+@pytest.mark.slow
+def test_init_from_grows_a_gru_onto_a_trained_run_and_refuses_other_settings(tmp_path):
+    write_musdb(tmp_path / "data", 3, 2.0, "train")
+    base = _config(tmp_path, out=tmp_path / "base", epochs=1, steps_per_epoch=2)
+    train(base)
+    source, _ = load_checkpoint(base.out / "last.pt")
+    grown_config = ModelConfig(channels=(4, 8, 8), gru_units=4)
+    train(_config(tmp_path, out=tmp_path / "grown", epochs=1, steps_per_epoch=2, model=grown_config,
+                  init_from=base.out / "last.pt"))
+    grown, payload = load_checkpoint(tmp_path / "grown" / "last.pt")
+    assert grown.config.gru_units == 4 and payload["epoch"] == 0
+    assert float(grown.context.project.weight.detach().abs().max()) > 0  # the new GRU trained
+    torch.testing.assert_close(grown.input_scale, source.input_scale)  # statistics came from the source
+    with pytest.raises(CheckpointError, match="only gru_units may differ"):
+        train(_config(tmp_path, out=tmp_path / "bad", epochs=1, model=ModelConfig(channels=(4, 8, 16)),
+                      init_from=base.out / "last.pt"))
 
 
 @pytest.mark.slow

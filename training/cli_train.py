@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="stereo crops per step (default 8)")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine decay to 1/10)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument("--init-from", type=Path, default=None, metavar="CHECKPOINT",
+                        help="start a new run from this checkpoint's weights (fresh optimizer and schedule); "
+                             "the settings must match it, except that --gru-units may add a GRU")
     parser.add_argument("--loss", choices=("l1", "mse", "l1c", "sdr"), default="l1",
                         help="l1 (seed), mse, l1c (L1 on magnitudes**0.3), sdr (waveform)")
     parser.add_argument("--output-kind", choices=("mask", "magnitude"), default="mask")
@@ -43,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-mode", choices=("concat", "add"), default="concat",
                         help="decoder skip connections: concat (seed) or add (cheaper decoders)")
     parser.add_argument("--mask-max", type=float, default=1.0, help="upper end of the soft mask (default 1)")
+    parser.add_argument("--gru-units", type=int, default=0,
+                        help="hidden units of a causal GRU at the bottleneck, for context beyond the "
+                             "convolutions' receptive field (default 0: none)")
     parser.add_argument("--crop-frames", type=int, default=128, help="STFT frames per training crop")
     parser.add_argument("--burn-in-frames", type=int, default=0,
                         help="leading frames of each crop left out of the loss: their causal context is zero "
@@ -53,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--workers", type=int, default=0, help="data loader processes")
+    parser.add_argument("--decoded-cache", type=Path, default=None, metavar="DIR",
+                        help="keep decoded copies of the compressed (FLAC) training files here and read crops "
+                             "from them: about twice the FLAC size on disk, several times faster reads")
     parser.add_argument("--valid-clips", type=int, default=8)
     parser.add_argument("--valid-seconds", type=float, default=6.0)
     parser.add_argument("--bn-crops", type=int, default=16,
@@ -84,11 +93,14 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.burn_in_frames < args.crop_frames:
         raise SettingError(f"--burn-in-frames {args.burn_in_frames} must be ≥ 0 and below --crop-frames "
                            f"{args.crop_frames}")
-    if args.band_split < 1 or not args.mask_max > 0:
-        raise SettingError(f"--band-split {args.band_split} must be ≥ 1 and --mask-max {args.mask_max} > 0")
+    if args.band_split < 1 or not args.mask_max > 0 or args.gru_units < 0:
+        raise SettingError(f"--band-split {args.band_split} must be ≥ 1, --mask-max {args.mask_max} > 0 and "
+                           f"--gru-units {args.gru_units} ≥ 0")
+    if args.resume and args.init_from is not None:
+        raise SettingError("--resume and --init-from exclude each other: --resume continues OUT/last.pt")
     model = ModelConfig(channels=args.channels, lookahead_frames=args.lookahead_frames,
                         output_kind=args.output_kind, band_split=args.band_split, skip_mode=args.skip_mode,
-                        mask_max=args.mask_max, stft=StftConfig(args.sample_rate, args.n_fft, args.hop_samples))
+                        mask_max=args.mask_max, gru_units=args.gru_units, stft=StftConfig(args.sample_rate, args.n_fft, args.hop_samples))
     factor = args.band_split * 2 ** (len(model.channels) - 1)
     if model.stft.model_bins % factor:
         raise ConfigMismatchError(f"n_fft {args.n_fft} gives {model.stft.model_bins} model bins, not divisible "
@@ -99,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         data=tuple(args.data), out=args.out, valid_data=args.valid_data, epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, lr=args.lr, loss=args.loss,
         model=model, crop_frames=args.crop_frames, burn_in_frames=args.burn_in_frames, seed=args.seed, threads=args.threads,
-        num_workers=args.workers, resume=args.resume, valid_clips=args.valid_clips, bn_crops=args.bn_crops,
+        num_workers=args.workers, resume=args.resume, init_from=args.init_from, decoded_cache=args.decoded_cache, valid_clips=args.valid_clips, bn_crops=args.bn_crops,
         valid_seconds=args.valid_seconds, skip_incomplete=args.skip_incomplete,
         time_limit_minutes=args.time_limit_minutes, training_data=args.training_data,
         augmentation=Augmentation.none() if args.no_augment else Augmentation(), progress=not args.quiet,

@@ -11,13 +11,17 @@ Differences from the baseline recipe, and why:
   and stereo images are preserved by applying each channel's own mask;
 - optionally (`band_split` = k > 1) the input is folded into k channels of model_bins / k bands
   (space-to-depth along frequency) and the head unfolds k mask values per band back to full
-  resolution: every level then runs on k× fewer bins, which cuts the cost per frame several-fold.
+  resolution: every level then runs on k× fewer bins, which cuts the cost per frame several-fold;
+- optionally (`gru_units` = H > 0) a causal GRU runs over the bottleneck's frames (all its channels and
+  bins as one vector per frame) and adds its projection back: context beyond the convolutions'
+  receptive field, carried as one more state (batch, H, 1, 1). Its projection starts at zero, so a
+  grown model starts out equal to the checkpoint it grew from (`grow_from`).
 
 Shapes: ``(batch, 1, model_bins, frames)`` in and out; states ``(batch, channels_i, bins_i, context_i)``.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from isovox.core.stft import StftConfig
@@ -38,12 +42,14 @@ class ModelConfig:
     band_split: int = 1                 # adjacent bins folded into channels before the first level
     skip_mode: str = "concat"           # "concat" (the baseline recipe) or "add": decoder input = up-sampled + skip
     mask_max: float = 1.0               # a mask ranges over (0, mask_max)
+    gru_units: int = 0                  # hidden units of the bottleneck GRU (0: none)
     stft: StftConfig = field(default_factory=StftConfig)
 
     def __post_init__(self) -> None:
-        if self.band_split < 1 or self.skip_mode not in SKIP_MODES or not self.mask_max > 0:
+        if self.band_split < 1 or self.skip_mode not in SKIP_MODES or not self.mask_max > 0 or self.gru_units < 0:
             raise ValueError(f"band_split {self.band_split}, skip_mode {self.skip_mode!r}, mask_max "
-                             f"{self.mask_max}: expected band_split ≥ 1, skip_mode in {SKIP_MODES}, mask_max > 0")
+                             f"{self.mask_max}, gru_units {self.gru_units}: expected band_split ≥ 1, skip_mode "
+                             f"in {SKIP_MODES}, mask_max > 0, gru_units ≥ 0")
 
     @property
     def level_bins(self) -> int:
@@ -95,6 +101,27 @@ class ConvBlock(nn.Module):
         return torch.relu(self.norm2(x)), [s1, s2]
 
 
+class BottleneckGru(nn.Module):
+    """Causal GRU over frames of the bottleneck, added back through a zero-initialised projection.
+
+    (batch, channels, bins, frames), state (batch, units, 1, 1) → same shape, next state."""
+
+    def __init__(self, channels: int, bins: int, units: int):
+        super().__init__()
+        self.units = units
+        self.gru = nn.GRU(channels * bins, units, batch_first=True)
+        self.project = nn.Linear(units, channels * bins)
+        nn.init.zeros_(self.project.weight)
+        nn.init.zeros_(self.project.bias)
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, channels, bins, frames = x.shape
+        sequence = x.permute(0, 3, 1, 2).reshape(batch, frames, channels * bins)
+        hidden, last = self.gru(sequence, state.reshape(1, batch, self.units))
+        context = self.project(hidden).reshape(batch, frames, channels, bins).permute(0, 2, 3, 1)
+        return x + context, last.reshape(batch, self.units, 1, 1)
+
+
 class UNet(nn.Module):
     """Streamable spectrogram U-Net. `forward(log_magnitude, *states) -> (output, *next_states)`."""
 
@@ -114,6 +141,8 @@ class UNet(nn.Module):
             ConvBlock(split if i == 0 else ch[i - 1], ch[i], k, g ** i) for i in range(depth)
         )
         self.bottleneck = ConvBlock(ch[depth - 1], ch[depth], k, g ** depth)
+        self.context = (BottleneckGru(ch[depth], config.level_bins // 2 ** depth, config.gru_units)
+                        if config.gru_units else None)
         self.upsamplers = nn.ModuleList(
             nn.ConvTranspose2d(ch[i + 1], ch[i], kernel_size=(2, 1), stride=(2, 1)) for i in range(depth)
         )
@@ -128,7 +157,8 @@ class UNet(nn.Module):
         return [*self.encoders, self.bottleneck, *reversed(self.decoders)]
 
     def state_shapes(self) -> list[tuple[int, int, int]]:
-        """(channels, bins, context_frames) of each state, in graph order (batch axis excluded)."""
+        """(channels, bins, context_frames) of each state, in graph order (batch axis excluded); the
+        bottleneck GRU's hidden state, if any, follows the bottleneck's as (units, 1, 1)."""
         shapes = []
         bins = self.config.level_bins
         depth = len(self.encoders)
@@ -137,6 +167,8 @@ class UNet(nn.Module):
             level_bins = bins // (2 ** level)
             for conv in (block.conv1, block.conv2):
                 shapes.append((conv.conv.in_channels, level_bins, conv.context_frames))
+            if block is self.bottleneck and self.context is not None:
+                shapes.append((self.context.units, 1, 1))
         return shapes
 
     def initial_states(self, batch: int, device: torch.device | None = None) -> list[torch.Tensor]:
@@ -144,8 +176,9 @@ class UNet(nn.Module):
 
     @property
     def receptive_field_frames(self) -> int:
-        """Past frames that influence one output frame (look-ahead excluded)."""
-        return sum(shape[2] for shape in self.state_shapes())
+        """Past frames that the convolutions see for one output frame (look-ahead excluded); a
+        bottleneck GRU reaches further back, without bound, through its one-frame state."""
+        return sum(conv.context_frames for block in self._blocks() for conv in (block.conv1, block.conv2))
 
     # --- forward -----------------------------------------------------------------------------
     def forward(self, log_magnitude: torch.Tensor, *states: torch.Tensor):
@@ -163,6 +196,9 @@ class UNet(nn.Module):
             x = self.pool(x)
         x, new = self.bottleneck(x, [next(state_iter), next(state_iter)])
         next_states += new
+        if self.context is not None:
+            x, hidden = self.context(x, next(state_iter))
+            next_states.append(hidden)
         for i in reversed(range(len(self.decoders))):
             x = self.upsamplers[i](x)
             joined = torch.cat([x, skips[i]], dim=1) if self.config.skip_mode == "concat" else x + skips[i]
@@ -198,3 +234,16 @@ class UNet(nn.Module):
             log_magnitude = torch.cat([log_magnitude, pad.expand(*pad.shape[:-1], lookahead)], dim=-1)
         out = self(log_magnitude)[0]
         return out[..., lookahead:]
+
+
+def grow_from(model: UNet, source: UNet) -> None:
+    """Copy every weight and statistic of `source` into `model`, which may add a bottleneck GRU to it
+    (the GRU keeps its initialisation, with a zero projection: `model` then computes what `source`
+    does). Raises ValueError when the two differ in anything else."""
+    if replace(model.config, gru_units=0) != replace(source.config, gru_units=0):
+        raise ValueError(f"{source.config} cannot grow into {model.config}: only gru_units may differ")
+    if source.config.gru_units and source.config.gru_units != model.config.gru_units:
+        raise ValueError(f"gru_units {source.config.gru_units} cannot grow into {model.config.gru_units}")
+    missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+    if unexpected or any(not key.startswith("context.") for key in missing):
+        raise ValueError(f"weights do not match: missing {missing}, unexpected {unexpected}")

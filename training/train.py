@@ -22,6 +22,7 @@ import torch.distributed as dist
 from isovox.core.errors import AudioDataError, CheckpointError
 from isovox.core.stft import StftConfig
 from isovox.training.checkpoint import load_checkpoint, save_checkpoint
+from isovox.training.decoded_cache import DecodedCache
 from isovox.training.datasets import (
     MUSDB_VALIDATION_TRACKS,
     Augmentation,
@@ -35,7 +36,7 @@ from isovox.training.datasets import (
 from isovox.training.evaluate import model_score, reference_scores
 from isovox.training.features import log_magnitude, stft
 from isovox.training.losses import separation_loss
-from isovox.training.model import ModelConfig, UNet
+from isovox.training.model import ModelConfig, UNet, grow_from
 from isovox.training.recalibrate import DEFAULT_CROP_FRAMES, DEFAULT_CROPS, recalibrate_batch_norm
 from tqdm import tqdm
 
@@ -63,6 +64,8 @@ class TrainConfig:
     threads: int = 0                    # torch intra-op threads; 0 keeps torch's default
     num_workers: int = 0
     resume: bool = False
+    init_from: Path | None = None       # a new run starts from this checkpoint's weights (`grow_from`)
+    decoded_cache: Path | None = None   # decoded copies of compressed training files (`DecodedCache`)
     valid_clips: int = 8
     valid_seconds: float = 6.0
     skip_incomplete: bool = False       # a corpus still being rendered: skip unfinished tracks
@@ -255,6 +258,14 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
         best = payload["metrics"].get("best_val_sdr", -math.inf)
         training_seconds = payload["metrics"].get("training_seconds", 0.0)
         optimizer_state = payload["optimizer"]
+    elif config.init_from is not None:
+        model = UNet(config.model)
+        source, _ = load_checkpoint(config.init_from)
+        try:
+            grow_from(model, source)
+        except ValueError as exc:
+            raise CheckpointError(f"--init-from {config.init_from}: {exc}; train with its settings "
+                                  "(only --gru-units may be added)") from None
     else:
         model = UNet(config.model)
         set_input_statistics(model, tracks, config.crop_frames, config.stat_crops, config.seed)
@@ -283,6 +294,7 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
                    f"{references['mixture']:.2f} dB, oracle IRM {references['oracle_irm']:.2f} dB")
 
     crop_samples = config.crop_frames * cfg.hop_samples
+    cache = DecodedCache(config.decoded_cache) if config.decoded_cache is not None else None
     hours_seen = audio_hours_seen(rows)
     run_started = time.monotonic()
     last_epoch_seconds = 0.0
@@ -308,7 +320,7 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
             group["lr"] = lr
         dataset = CropDataset(tracks, crop_samples, config.steps_per_epoch * config.batch_size,
                               seed=config.seed, epoch=epoch, rank=env.rank, augmentation=config.augmentation,
-                              sample_rate=rate)
+                              sample_rate=rate, cache=cache)
         loader = torch.utils.data.DataLoader(dataset, batch_size=config.batch_size, shuffle=False,
                                              num_workers=config.num_workers,
                                              persistent_workers=False)
@@ -338,7 +350,8 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
         hours_seen += len(losses) * config.batch_size * crop_samples * env.world / rate / 3600
 
         if env.main:
-            recalibrate_batch_norm(model, tracks, config.bn_crop_frames, config.bn_crops, config.seed, epoch)
+            recalibrate_batch_norm(model, tracks, config.bn_crop_frames, config.bn_crops, config.seed, epoch,
+                                   cache=cache)
             score = model_score(model, clips)
             improved = score > best or not math.isfinite(best)
             best = max(best, score) if math.isfinite(score) else best

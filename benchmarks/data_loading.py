@@ -1,0 +1,62 @@
+"""Training data throughput: milliseconds per training crop, read from FLAC or from decoded copies.
+
+Times the same `CropDataset` items (same seed, so the same files and offsets) three ways: soundfile
+reads with the vocal effects, decoded-copy reads with the effects, and decoded-copy reads without
+them (the read alone). The decoded copies are made first, outside the timing. The machine is shared
+and noisy: compare the ratios of one run, and name the machine.
+
+    python benchmarks/data_loading.py --data /work/data/pools-train /work/data/corpus-midi \
+        --cache /work/data/decoded-cache --crops 80 --machine '2-core EPYC, training on both cores'
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+from isovox.training.datasets import Augmentation, CropDataset, TrackScanner
+from isovox.training.decoded_cache import DecodedCache
+from tqdm import tqdm
+
+CROP_SAMPLES = 384 * 512  # the long run's crops: 384 STFT frames at hop 512
+
+
+def _ms_per_crop(dataset: CropDataset) -> float:
+    started = time.perf_counter()
+    for index in range(len(dataset)):
+        dataset[index]
+    return 1000 * (time.perf_counter() - started) / len(dataset)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, nargs="+", required=True)
+    parser.add_argument("--cache", type=Path, required=True, help="decoded-copy folder (filled first)")
+    parser.add_argument("--crops", type=int, default=80)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--machine", default="unnamed machine")
+    args = parser.parse_args()
+
+    tracks = [t for root in args.data for t in TrackScanner(root, split="train", refuse_heldout=True).scan()]
+    cache = DecodedCache(args.cache)
+    files = sorted({p for t in tracks for p in (getattr(t, "path", None), getattr(t, "vocals", None)) if p})
+    for path in tqdm([p for p in files if cache.handles(p)], desc="decoded copies", unit="file"):
+        cache.samples(path)
+    effects = Augmentation()
+    runs = {
+        "soundfile reads + vocal effects": CropDataset(tracks, CROP_SAMPLES, args.crops, seed=args.seed,
+                                                       augmentation=effects),
+        "decoded copies + vocal effects": CropDataset(tracks, CROP_SAMPLES, args.crops, seed=args.seed,
+                                                      augmentation=effects, cache=cache),
+        "decoded copies, no vocal effects": CropDataset(
+            tracks, CROP_SAMPLES, args.crops, seed=args.seed, cache=cache,
+            augmentation=dataclasses.replace(effects, vocal_effects=False)),
+    }
+    print(f"{args.crops} crops of {CROP_SAMPLES} samples on {args.machine}:")
+    for name, dataset in runs.items():
+        print(f"  {name:34s} {_ms_per_crop(dataset):7.1f} ms per crop")
+
+
+if __name__ == "__main__":
+    main()
