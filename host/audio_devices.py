@@ -5,7 +5,8 @@ from __future__ import annotations
 from isovox.core.errors import DeviceError
 
 
-def _sd():
+def sounddevice_module():
+    """The `sounddevice` module, imported on first use (it loads PortAudio, which file jobs never need)."""
     import sounddevice as sd
 
     return sd
@@ -13,7 +14,7 @@ def _sd():
 
 def list_audio_devices() -> list[dict]:
     """sounddevice's device list (dicts with name, hostapi name, channels, default rate)."""
-    sd = _sd()
+    sd = sounddevice_module()
     apis = sd.query_hostapis()
     devices = []
     for index, device in enumerate(sd.query_devices()):
@@ -31,7 +32,7 @@ def _devices_text(kind: str) -> str:
 def resolve_device(spec: int | str | None, kind: str, channels: int) -> int:
     """Device index for `spec` (index, exact name, or case-insensitive substring); DeviceError listing
     the devices when none matches or it has fewer than `channels` `kind` ('input'/'output') channels."""
-    sd = _sd()
+    sd = sounddevice_module()
     devices = list_audio_devices()
     key = f"max_{kind}_channels"
     if spec is None:
@@ -57,7 +58,7 @@ def resolve_device(spec: int | str | None, kind: str, channels: int) -> int:
 
 def choose_sample_rate(input_index: int, output_index: int, channels: int, wanted: int) -> tuple[int, str | None]:
     """`wanted` when both devices accept it, else the output device's default rate and a notice."""
-    sd = _sd()
+    sd = sounddevice_module()
     try:
         sd.check_input_settings(input_index, channels=channels, dtype="float32", samplerate=wanted)
         sd.check_output_settings(output_index, channels=channels, dtype="float32", samplerate=wanted)

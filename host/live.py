@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from isovox.core.errors import ConfigMismatchError, DeviceError
 
-from .audio_devices import _sd, choose_sample_rate, resolve_device
+from .audio_devices import choose_sample_rate, resolve_device, sounddevice_module
 from .live_callback import LiveCallback, worker_latency_samples
 from .live_engine import LiveEngine, LiveStats
 from .midi import MidiControl
@@ -107,7 +107,7 @@ def run_live(settings: LiveSettings, make_separator, midi: MidiControl | None = 
     Raises DeviceError for unusable devices and when the audio server disappears mid-run (after
     stopping everything it can; it never hangs on a dead server).
     """
-    sd = _sd()
+    sd = sounddevice_module()
     if settings.worker not in WORKER_MODES:
         raise DeviceError(f"worker mode {settings.worker!r} is not one of {WORKER_MODES}")
     input_index = resolve_device(settings.input, "input", settings.channels)
