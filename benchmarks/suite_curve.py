@@ -5,7 +5,8 @@
         --point "2.67=benchmarks/results/quality-suite-models.json#band8-add-73min" \
         --point 7.73=benchmarks/results/suite-long-run/epoch-77.json \
         --point 8.62=benchmarks/results/suite-long-run/epoch-86.json \
-        --point 11.89=benchmarks/results/suite-long-run/epoch-119-mse.json
+        --point 11.89=benchmarks/results/suite-long-run/epoch-119-mse.json \
+        --point 20.21=benchmarks/results/suite-long-run/finetune-ctrl.json
 Each point is HOURS=JSON[#METHOD]: a `benchmarks/quality.py` result and its row METHOD (default: the
 first), scored at that many hours of stereo audio seen (the `audio_hours_seen` column of log.csv).
 `--references` adds the REPET-SIM and oracle IRM medians of a references JSON as horizontal lines.
