@@ -8,19 +8,13 @@ torch = pytest.importorskip("torch")
 from isovox.core.errors import CheckpointError
 from isovox.training.checkpoint import load_checkpoint, save_checkpoint
 from isovox.training.model import ModelConfig, UNet, grow_from
+from random_models import make_random_model
 
 
 def _model(**overrides) -> UNet:
-    torch.manual_seed(0)
-    model = UNet(ModelConfig(**{"channels": (4, 8, 8), **overrides}))
-    with torch.no_grad():  # non-trivial batch-norm statistics and GRU projection so every layer matters
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.2, 0.2)
-                module.running_var.uniform_(0.5, 2.0)
-        if model.context is not None:
-            torch.nn.init.normal_(model.context.project.weight, std=0.3)
-    return model.eval()
+    """`random_models.make_random_model(0, …)`: non-trivial batch-norm statistics, input normalisation and
+    GRU projection, so every layer matters."""
+    return make_random_model(0, **overrides)
 
 
 ARCHITECTURES = {"seed-like": {}, "band-split-add": {"band_split": 4, "skip_mode": "add"},

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-COMPRESSED_SUFFIXES = (".flac", ".ogg")
+COMPRESSED_SUFFIXES = (".flac",)  # the compressed format among the readers' AUDIO_EXTENSIONS
 INT16_SCALE = 1.0 / 32768.0  # libsndfile's float read of PCM_16
 
 
