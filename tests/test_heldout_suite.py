@@ -211,3 +211,32 @@ def test_quality_reads_categories_and_aggregates_per_category(built):
     restored = quality.QualityResults.from_dict(json.loads(json.dumps(results.to_dict())))
     assert restored.categories == categories
     assert restored.merged_with(results).categories == categories
+
+
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, SUITE_SCRIPT.with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_paired_comparison_removes_clip_difficulty(tmp_path, capsys, monkeypatch):
+    """A candidate 0.2 dB better on every clip wins them all, with an interval that excludes zero, even
+    though clip difficulty (a 10 dB spread) hides the gain from the two medians taken apart."""
+    paired = _load_script("paired_compare")
+    rng = np.random.default_rng(1)
+    difficulty = rng.uniform(-3.0, 7.0, 40)
+    clips = [f"{'sung' if k % 2 else 'real-music'}/clip-{k:03d}" for k in range(40)]
+    for name, offset in (("reference", 0.0), ("candidate", 0.2)):
+        scores = {c: {"sdr": float(d + offset + rng.normal(0, 0.02))} for c, d in zip(clips, difficulty)}
+        (tmp_path / f"{name}.json").write_text(json.dumps(
+            {"scores": {name: scores}, "categories": {c: c.split("/")[0] for c in clips}}))
+    summary = paired.paired_summary(np.full(40, 0.2) + rng.normal(0, 0.02, 40), np.random.default_rng(0))
+    assert summary["wins"] == 40 and 0.1 < summary["low_db"] <= summary["median_db"] <= summary["high_db"] < 0.3
+    monkeypatch.setattr(sys, "argv", ["paired_compare", "--reference", str(tmp_path / "reference.json"),
+                                      "--candidate", f"{tmp_path / 'candidate.json'}#candidate",
+                                      "--out", str(tmp_path / "paired.md")])
+    assert paired.main() == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| candidate | +"))
+    assert "(40/40)" in row and "(20/20)" in row
+    assert (tmp_path / "paired.md").read_text().count("| candidate") == 2  # header and row

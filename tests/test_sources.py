@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from isovox.core.errors import LicenceError, ToolMissingError
+from isovox.core.errors import AudioFileError, LicenceError, ToolMissingError
 from isovox.host.cli import main as cli_main
 from isovox.training.corpus import pools, sources
 from isovox.training.corpus.conditioning import band_edge_hz
-from isovox.training.corpus.decode import decode_file, decode_member
+from isovox.training.corpus.decode import decode_file, decode_member, probe
+from isovox.training.datasets import TrackScanner
 from isovox.training.corpus.licences import parse_dep5, stanza_for
 from isovox.training.corpus.loops import loop_period_seconds
 from isovox.training.corpus.pool_items import to_rate
@@ -105,12 +106,13 @@ def test_readers_decode_every_shipped_format(tmp_path):
     sf.write(tmp_path / "x.ogg", np.stack([tone, tone]).T, 16000, format="OGG", subtype="VORBIS")
     _ffmpeg(["-i", str(tmp_path / "x.wav"), "-c:a", "libopus", str(tmp_path / "x.opus")])
     _ffmpeg(["-i", str(tmp_path / "x.wav"), "-c:a", "g722", str(tmp_path / "x.g722")])
+    _ffmpeg(["-i", str(tmp_path / "x.wav"), "-c:a", "libmp3lame", str(tmp_path / "x.mp3")])
     subprocess.run(["sox", str(tmp_path / "narrow.wav"), "-t", "gsm", "-r", "8000", "-c", "1",
                     str(tmp_path / "x.gsm")], check=True)
     with zipfile.ZipFile(tmp_path / "a.pk3", "w") as zf:
         zf.write(tmp_path / "x.ogg", "music/x.ogg")
     expected = {"x.opus": (48000, 1), "x.g722": (16000, 1), "x.gsm": (8000, 1), "narrow.wav": (8000, 1),
-                "x.ogg": (16000, 2)}
+                "x.ogg": (16000, 2), "x.mp3": (16000, 1)}
     decoded = {name: decode_file(tmp_path / name) for name in expected}
     decoded["a.pk3:music/x.ogg"] = decode_member(tmp_path / "a.pk3", "music/x.ogg")
     expected["a.pk3:music/x.ogg"] = (16000, 2)
@@ -289,3 +291,63 @@ def test_name_patterns_exclude_files_with_their_reason(fake):
     files, excluded = music.list_files()
     assert "track3.ogg" not in {f.item_id for f in files}
     assert sources.Exclusion(str(Path(music.root) / "track3.ogg"), "left out by name") in excluded
+
+
+def _touch(root: Path, *rels: str) -> None:
+    for rel in rels:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"")
+
+
+def test_guitar_only_songs_list_the_stem_and_exclude_the_sung_mix(tmp_path):
+    _touch(tmp_path, "armygeddon/song.ogg", "armygeddon/guitar.ogg", "armygeddon/song.ini", "solo/song.ogg")
+    (tmp_path / "armygeddon" / "song.ini").write_text("[song]\nartist = Muldjord\nname = Armygeddon\n")
+    muldjord = with_root(next(s for s in sources.SOURCES if s.name == "fretsonfire-songs-muldjord"), tmp_path)
+    files, excluded = muldjord.list_files()
+    assert [(f.item_id, Path(f.path).name, f.parts) for f in files] == [("armygeddon", "guitar.ogg", ())]
+    assert files[0].title == "Muldjord - Armygeddon (guitar stem)"
+    assert sorted(Path(e.file).parent.name for e in excluded) == ["armygeddon", "solo"]
+    assert all("vocals" in e.reason for e in excluded)
+
+
+def test_music_listers_read_several_patterns_and_leave_out_doubtful_tracks(tmp_path):
+    _touch(tmp_path, "techs/megapack/factions/romans/music/romans.ogg",
+           "techs/megapack/factions/indian/music/music_indian.ogg", "techs/megapack/factions/romans/units/x/a.ogg",
+           "data/core/menu/music/menu_music.ogg")
+    megaglest = with_root(next(s for s in sources.SOURCES if s.name == "megaglest-data"), tmp_path)
+    files, excluded = megaglest.list_files()
+    assert [f.item_id for f in files] == ["data/core/menu/music/menu_music.ogg",
+                                          "techs/megapack/factions/romans/music/romans.ogg"]  # no unit voice lines
+    assert [Path(e.file).name for e in excluded] == ["music_indian.ogg"]
+    assert "voice" in excluded[0].reason
+
+
+def test_probe_falls_back_to_libsndfile_where_ffprobe_refuses_a_header(tmp_path, monkeypatch):
+    """Some Ogg Vorbis files (HyperRogue's) have headers ffprobe rejects and libsndfile reads."""
+    track = tmp_path / "x.ogg"
+    with sf.SoundFile(track, "w", 22050, 1, format="OGG", subtype="VORBIS") as f:
+        f.title = "Caribbean"
+        f.write(np.zeros(22050 * 2, np.float32))
+    refusing = tmp_path / "bin" / "ffprobe"  # a real executable on PATH that fails like ffprobe does
+    refusing.parent.mkdir()
+    refusing.write_text("#!/bin/sh\necho 'Invalid data found when processing input' >&2\nexit 1\n")
+    refusing.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{refusing.parent}:{__import__('os').environ['PATH']}")
+    info = probe(track)
+    assert info["tags"]["title"] == "Caribbean" and abs(info["seconds"] - 2.0) < 1e-6
+    (tmp_path / "bad.ogg").write_bytes(b"OggS not really")
+    with pytest.raises(AudioFileError, match="reinstall its package"):
+        probe(tmp_path / "bad.ogg")
+
+
+def test_small_sources_share_the_sampling_group_they_name(fake, tmp_path):
+    """Training draws a group uniformly: small packages pooled in one group are not each worth a big one."""
+    grouped = dataclasses.replace(fake["music"], sampling_group="game-music-2")
+    out = tmp_path / "out"
+    pools.prepare_pools(out, "train", registry=(grouped,), progress=False)
+    meta = json.loads((out / "accompaniment" / grouped.name / "source.json").read_text())
+    assert meta["sampling_group"] == "game-music-2"
+    tracks = TrackScanner(out, RATE, split="train").scan()
+    assert tracks and {t.source for t in tracks} == {"game-music-2"}
+    plain = TrackScanner(fake["out"], RATE, split="train").scan()
+    assert {t.source for t in plain} == {fake["music"].name, fake["speech"].name}

@@ -247,25 +247,26 @@ class TrackScanner:
             if not (root / role).is_dir():
                 continue
             for source_dir in _subfolders(root / role):
-                self._check_pool_source(source_dir)
+                group = self._pool_source_group(source_dir)
                 for path in sorted(source_dir.iterdir()):
                     if path.suffix.lower() not in AUDIO_EXTENSIONS or path.name.startswith("."):
                         continue
                     info = _info(path)
                     _check_rate(path, info, self.sample_rate)
-                    tracks.append(PoolTrack(f"{role}/{source_dir.name}/{path.stem}", path, role, source_dir.name,
+                    tracks.append(PoolTrack(f"{role}/{source_dir.name}/{path.stem}", path, role, group,
                                             info.frames))
         return tracks
 
-    def _check_pool_source(self, source_dir: Path) -> None:
-        """Refuse a held-out source in a training scan: those clips measure generalisation."""
+    def _pool_source_group(self, source_dir: Path) -> str:
+        """The sampling group named in the folder's source.json (default: the folder), after refusing a
+        held-out source in a training scan: those clips measure generalisation."""
         manifest = source_dir / "source.json"
-        if not self.refuse_heldout or not manifest.is_file():
-            return
-        split = json.loads(manifest.read_text(encoding="utf-8")).get("split", "train")
-        if split != "train":
+        meta = json.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else {}
+        split = meta.get("split", "train")
+        if self.refuse_heldout and split != "train":
             raise AudioDataError(f"{source_dir} is a {split!r} source (source.json); it measures generalisation "
                                  "and is never trained on: remove it from the training pools")
+        return meta.get("sampling_group") or source_dir.name
 
     def _seed_pairs(self, base: Path) -> list[AlignedPairTrack]:
         pairs = []

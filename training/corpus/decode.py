@@ -104,11 +104,18 @@ def decode_member(archive: str | os.PathLike, member: str) -> tuple[np.ndarray, 
 
 
 def probe(path: str | os.PathLike, what: str = "") -> dict:
-    """ffprobe's container and stream tags and the duration: {"tags": {key: value}, "seconds": float}."""
+    """ffprobe's container and stream tags and the duration: {"tags": {key: value}, "seconds": float}.
+
+    Files ffprobe rejects but libsndfile reads (some Ogg Vorbis headers) get libsndfile's tags."""
     ffprobe = require_program("ffprobe")
     cmd = [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0:
+        try:
+            with sf.SoundFile(str(path)) as f:
+                return {"tags": {k: v for k, v in f.copy_metadata().items() if v}, "seconds": f.frames / f.samplerate}
+        except (sf.LibsndfileError, RuntimeError, TypeError):
+            pass
         raise AudioFileError(f"ffprobe cannot read {what or path} ({proc.stderr.decode(errors='replace')[-200:]}); "
                              "check the file, or reinstall its package")
     info = json.loads(proc.stdout or b"{}")

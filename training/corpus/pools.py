@@ -285,6 +285,8 @@ def prepare_source(checked: CheckedSource, out: Path, executor: Executor | None,
         "notes": "; ".join(notes),
         "generator_version": GENERATOR_VERSION, "sample_rate": SAMPLE_RATE,
         "item_names": sorted(r.item for r in items)}
+    if source.sampling_group:
+        meta["sampling_group"] = source.sampling_group
     _write_json(folder / "source.json", meta)
     return meta
 

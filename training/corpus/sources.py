@@ -65,7 +65,8 @@ class Source:
     `licence`/`attribution`/`licence_evidence` are declared only where the copyright file is free text;
     DEP-5 files are read per file. `credits` is appended to the attribution (composers named elsewhere).
     `cut_loops`: tracks that repeat one loop are cut to a single period. `exclude`: (pattern on the
-    item id, reason) pairs for files left out by name."""
+    item id, reason) pairs for files left out by name. `sampling_group`: training draws a group
+    uniformly, so small sources share one (default: the source alone)."""
 
     name: str
     package: str
@@ -81,6 +82,7 @@ class Source:
     notes: str = ""
     exclude: tuple[tuple[str, str], ...] = ()
     copyright_file: str = ""  # default: the package's /usr/share/doc/<package>/copyright
+    sampling_group: str = ""
 
     @property
     def category(self) -> str:
@@ -198,11 +200,14 @@ def list_ktuberling(root: Path) -> tuple[list[SourceFile], list[Exclusion]]:
 
 # --- music --------------------------------------------------------------------------------------
 
-def list_plain(root: Path, pattern: str, licence_prefix: str = "") -> tuple[list[SourceFile], list[Exclusion]]:
-    """Every file matching `pattern` under `root`, one track each."""
+def list_plain(root: Path, pattern: str | tuple[str, ...],
+               licence_prefix: str = "") -> tuple[list[SourceFile], list[Exclusion]]:
+    """Every file matching `pattern` (or any of several) under `root`, one track each."""
+    patterns = (pattern,) if isinstance(pattern, str) else pattern
+    paths = sorted({p for one in patterns for p in _sorted_files(root, one)})
     return [SourceFile(p.relative_to(root).as_posix(), str(p),
                        licence_path=licence_prefix + p.relative_to(root).as_posix() if licence_prefix else "*")
-            for p in _sorted_files(root, pattern)], []
+            for p in paths], []
 
 
 def list_warzone(root: Path) -> tuple[list[SourceFile], list[Exclusion]]:
@@ -255,8 +260,11 @@ def list_drascula(root: Path) -> tuple[list[SourceFile], list[Exclusion]]:
     return files, excluded
 
 
-def list_fretsonfire(root: Path) -> tuple[list[SourceFile], list[Exclusion]]:
-    """Frets on Fire song folders: the mix is `song.ogg` + `guitar.ogg`, titled from `song.ini`."""
+def list_fretsonfire(root: Path, guitar_only: bool = False) -> tuple[list[SourceFile], list[Exclusion]]:
+    """Frets on Fire song folders: the mix is `song.ogg` + `guitar.ogg`, titled from `song.ini`.
+
+    `guitar_only`: the track is the guitar stem alone, and `song.ogg` (which holds the vocals in
+    such packages) is listed as excluded."""
     files, excluded = [], []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
         song, guitar = folder / "song.ogg", folder / "guitar.ogg"
@@ -265,6 +273,12 @@ def list_fretsonfire(root: Path) -> tuple[list[SourceFile], list[Exclusion]]:
         ini = configparser.ConfigParser(interpolation=None)
         ini.read(folder / "song.ini", encoding="utf-8")
         title = " - ".join(ini.get("song", k, fallback="") for k in ("artist", "name"))
+        if guitar_only:
+            excluded.append(Exclusion(str(song), "song.ogg carries the sung (growled) vocals: only the guitar stem "
+                                                 "is accompaniment"))
+            if guitar.is_file():
+                files.append(SourceFile(folder.name, str(guitar), title=f"{title} (guitar stem)"))
+            continue
         parts = (str(guitar),) if guitar.is_file() else ()
         files.append(SourceFile(folder.name, str(song), parts=parts, title=title))
     return files, excluded
@@ -275,6 +289,14 @@ def list_fretsonfire(root: Path) -> tuple[list[SourceFile], list[Exclusion]]:
 _FILLETS_EVIDENCE = ("This package is free software; you can redistribute it and/or modify it under the terms "
                      "of the GNU General Public License as published by the Free Software Foundation; "
                      "version 2 dated June, 1991.")
+_WARMUX_EVIDENCE = ("This package is free software; you can redistribute it and/or modify it under the terms of "
+                    "the GNU General Public License as published by the Free Software Foundation; either version 2 "
+                    "of the License, or (at your option) any later version.")
+_MULDJORD_EVIDENCE = ("The songs, performances and fret files are all Copyright (c) 2009 El Senator "
+                      "<elsenator@gmail.com> and are licenced under the terms of the Creative Commons "
+                      "Attribution ShareAlike licence 3.0")
+GAME_MUSIC_2 = "game-music-2"  # the ten small packages added together: one sampling group, not ten
+_SPECTROGRAM_LINE = "a vibrato-shaped line in its spectrogram may be a voice (not verified by ear): left out"
 _SECTOID_EVIDENCE = ("The songs, performances and fret files are all Copyright (c) 2006/2007 Carlos Viola Iborra "
                      "<karuritosu@gmail.com> Permission is hereby granted, free of charge")
 
@@ -297,6 +319,52 @@ SOURCES: tuple[Source, ...] = (
            notes="tracks that repeat one loop are cut to one period"),
     Source("pushover-data", "pushover-data", ACCOMPANIMENT, TRAIN, "/usr/share/pushover/themes",
            functools.partial(list_plain, pattern="*.ogg")),
+    # second block of train music (2026-12-01): more styles (metal guitar stems, rock, blues, medieval, chiptune)
+    Source("hyperrogue-music", "hyperrogue-music", ACCOMPANIMENT, TRAIN, "/usr/share/hyperrogue/music",
+           functools.partial(list_plain, pattern="*.ogg", licence_prefix="music/"),
+           notes="licences per file from the DEP-5 copyright file (music/<file>)",
+           sampling_group=GAME_MUSIC_2),
+    Source("megaglest-data", "megaglest-data", ACCOMPANIMENT, TRAIN, "/usr/share/games/megaglest",
+           functools.partial(list_plain, pattern=("techs/megapack/factions/*/music/*.ogg",
+                                                  "data/core/menu/music/*.ogg")),
+           exclude=(("*/indian/music/*", _SPECTROGRAM_LINE), ("*/persian/music/*", _SPECTROGRAM_LINE)),
+           notes="faction themes and menu music only (the unit voice lines are not read)",
+           sampling_group=GAME_MUSIC_2),
+    Source("warmux-data", "warmux-data", ACCOMPANIMENT, TRAIN, "/usr/share/games/warmux/music",
+           functools.partial(list_plain, pattern="*/*.ogg"), licence="GPL-2+", licence_evidence=_WARMUX_EVIDENCE,
+           attribution="WarMUX team and contributors (data/authors.xml); music by Olivier Militon, Mike Errecart "
+                       "and others",
+           exclude=(("ingame/exoticux.ogg", _SPECTROGRAM_LINE),),
+           sampling_group=GAME_MUSIC_2),
+    Source("fillets-ng-data", "fillets-ng-data", ACCOMPANIMENT, TRAIN, "/usr/share/games/fillets-ng/music",
+           functools.partial(list_plain, pattern="*.ogg"), licence="GPL-2", licence_evidence=_FILLETS_EVIDENCE,
+           attribution="Fish Fillets NG: Ivo Danihelka, Pavel Danihelka, ALTAR interactive (music)",
+           sampling_group=GAME_MUSIC_2),
+    Source("fretsonfire-songs-muldjord", "fretsonfire-songs-muldjord", ACCOMPANIMENT, TRAIN,
+           "/usr/share/games/fretsonfire/data/songs/muldjord", functools.partial(list_fretsonfire, guitar_only=True),
+           licence="CC-BY-SA-3.0", licence_evidence=_MULDJORD_EVIDENCE,
+           attribution="Muldjord (El Senator <elsenator@gmail.com>), 2009",
+           notes="guitar stems only: every song.ogg carries vocals",
+           sampling_group=GAME_MUSIC_2),
+    Source("asc-music", "asc-music", ACCOMPANIMENT, TRAIN, "/usr/share/games/asc/music",
+           functools.partial(list_plain, pattern="*.mp3"),
+           sampling_group=GAME_MUSIC_2),
+    Source("lincity-ng-data", "lincity-ng-data", ACCOMPANIMENT, TRAIN, "/usr/share/games/lincity-ng/music",
+           functools.partial(list_plain, pattern="*/*.ogg"),
+           credits="music by pronobozo and Robert van Herk",
+           sampling_group=GAME_MUSIC_2),
+    Source("frozen-bubble-data", "frozen-bubble-data", ACCOMPANIMENT, TRAIN, "/usr/share/games/frozen-bubble/snd",
+           functools.partial(list_plain, pattern="*zik*.ogg"),
+           notes="the three music files (*zik*) only, not the sound effects",
+           sampling_group=GAME_MUSIC_2),
+    Source("extremetuxracer-data", "extremetuxracer-data", ACCOMPANIMENT, TRAIN, "/usr/share/games/etr/music",
+           functools.partial(list_plain, pattern="*.ogg"),
+           exclude=(("spunkyrace-ks.ogg", _SPECTROGRAM_LINE),),
+           sampling_group=GAME_MUSIC_2),
+    Source("neverball-common", "neverball-common", ACCOMPANIMENT, TRAIN, "/usr/share/games/neverball/bgm",
+           functools.partial(list_plain, pattern="*.ogg"),
+           exclude=(("track4.ogg", _SPECTROGRAM_LINE), ("track5.ogg", _SPECTROGRAM_LINE)),
+           sampling_group=GAME_MUSIC_2),
     Source("fillets-ng-data-cs", "fillets-ng-data-cs", VOCALS, TRAIN, "/usr/share/games/fillets-ng/sound",
            list_fillets, licence="GPL-2", licence_evidence=_FILLETS_EVIDENCE,
            attribution="Fish Fillets NG: Ivo Danihelka, Pavel Danihelka, ALTAR interactive (Czech voices)",

@@ -1,0 +1,83 @@
+"""Paired comparison of models on the held-out suite: per-clip SDR differences against one reference.
+
+    python benchmarks/paired_compare.py --reference benchmarks/results/suite-long-run/epoch-119-mse.json \
+        --candidate benchmarks/results/suite-long-run/finetune-ctrl.json \
+        --candidate benchmarks/results/suite-long-run/finetune-gru.json \
+        --out benchmarks/results/suite-paired.md
+
+Clip difficulty dominates the spread of suite scores (a clip's SDR ranges over ~10 dB between clips and
+moves ~1 dB between checkpoints), so two medians taken apart cannot tell models ±0.3 dB apart. The
+per-clip difference (candidate − reference on the same clip) removes the clip's difficulty. Reported:
+the median difference, its 95 % bootstrap interval (clips resampled with replacement, fixed seed),
+and the clips the candidate wins, overall and per category. Each spec is JSON[#METHOD]: a
+`benchmarks/quality.py` result and its row (default: the first).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+BOOTSTRAP_RESAMPLES = 10_000
+BOOTSTRAP_SEED = 0
+
+
+def load_scores(spec: str) -> tuple[str, dict[str, float], dict[str, str]]:
+    """(method name, clip → vocals SDR in dB, clip → category) of one JSON[#METHOD] spec."""
+    path, _, method = spec.partition("#")
+    result = json.loads(Path(path).read_text(encoding="utf-8"))
+    method = method or next(iter(result["scores"]))
+    if method not in result["scores"]:
+        raise SystemExit(f"error: {path} has no method {method!r}; it has {', '.join(result['scores'])}")
+    scores = {clip: float(s["sdr"]) for clip, s in result["scores"][method].items() if np.isfinite(s["sdr"])}
+    return method, scores, result.get("categories", {})
+
+
+def paired_summary(differences_db: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
+    """Median of per-clip differences (dB), its 95 % bootstrap interval, and the share of clips won."""
+    resampled = rng.choice(differences_db, size=(BOOTSTRAP_RESAMPLES, differences_db.size), replace=True)
+    low, high = np.percentile(np.median(resampled, axis=1), [2.5, 97.5])
+    return {"median_db": float(np.median(differences_db)), "low_db": float(low), "high_db": float(high),
+            "wins": int(np.sum(differences_db > 0)), "clips": int(differences_db.size)}
+
+
+def _cell(summary: dict[str, float]) -> str:
+    return (f"{summary['median_db']:+.2f} [{summary['low_db']:+.2f}, {summary['high_db']:+.2f}] "
+            f"({summary['wins']}/{summary['clips']})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", required=True, metavar="JSON[#METHOD]")
+    parser.add_argument("--candidate", action="append", required=True, metavar="JSON[#METHOD]")
+    parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
+    args = parser.parse_args()
+
+    reference, reference_scores, categories = load_scores(args.reference)
+    names = sorted(set(categories[c] for c in reference_scores if c in categories))
+    lines = [f"Per-clip vocals SDR difference against `{reference}` (`{args.reference}`): median in dB, "
+             f"[95 % bootstrap interval over clips, {BOOTSTRAP_RESAMPLES} resamples], (clips won / clips).",
+             "", "| candidate | all | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for spec in args.candidate:
+        method, scores, _ = load_scores(spec)
+        clips = sorted(set(scores) & set(reference_scores))
+        if not clips:
+            raise SystemExit(f"error: {spec} shares no clip with the reference; score both on the same suite")
+        rng = np.random.default_rng(BOOTSTRAP_SEED)
+        difference = {c: scores[c] - reference_scores[c] for c in clips}
+        cells = [_cell(paired_summary(np.array(list(difference.values())), rng))]
+        for name in names:
+            in_category = np.array([d for c, d in difference.items() if categories.get(c) == name])
+            cells.append(_cell(paired_summary(in_category, rng)) if in_category.size else "–")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines) + "\n"
+    print(table, end="")
+    if args.out:
+        args.out.write_text(table, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
