@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from isovox.core.errors import AudioFileError, ToolMissingError
+from isovox.core.errors import AudioFileError, LicenceError, ToolMissingError
 from isovox.training.corpus.render import CorpusSettings, make_corpus, plan_tracks
 from isovox.training.corpus.tools import find_tools
 
@@ -137,3 +137,25 @@ def test_cli_missing_tool_is_one_line(tmp_path: Path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "apt-get install fluidsynth" in proc.stderr
     assert not (tmp_path / "out" / "corpus.json").exists()
+
+
+def test_reserved_soundfonts_are_refused_by_name_and_through_links(tmp_path: Path):
+    """DATA.md reserves MuseScore_General, TimGM6mb, … (and default-GM.sf2 may link to one)."""
+    reserved = tmp_path / "MuseScore_General.sf3"
+    reserved.write_bytes(b"sfbk")
+    (tmp_path / "default-GM.sf2").symlink_to(reserved)
+    for path in (reserved, tmp_path / "default-GM.sf2"):
+        with pytest.raises(LicenceError, match="reserved"):
+            find_tools(soundfont=str(path))
+    other = tmp_path / "OPL-3_FM_128M.sf2"
+    other.write_bytes(b"sfbk")
+    assert find_tools(soundfont=str(other)).soundfont == str(other)
+
+
+def test_cli_refuses_a_reserved_soundfont_in_one_line(tmp_path: Path):
+    (tmp_path / "TimGM6mb.sf2").write_bytes(b"sfbk")
+    cmd = [sys.executable, "-m", "isovox", "make-corpus", str(tmp_path / "out"), "--minutes", "0.2",
+           "--soundfont", str(tmp_path / "TimGM6mb.sf2")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "reserved" in proc.stderr
+    assert not (tmp_path / "out").exists()

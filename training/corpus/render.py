@@ -20,7 +20,7 @@ from isovox.core.errors import AudioFileError
 from isovox.training.corpus.compose import Arrangement, compose
 from isovox.training.corpus.mix import instrument_effects, mix_track, place_phrases, vocal_effects
 from isovox.training.corpus.synth import render_midi_segments, render_phrase
-from isovox.training.corpus.tools import Tools, find_tools
+from isovox.training.corpus.tools import SOUNDFONT_PATH, Tools, find_tools
 
 GENERATOR_VERSION = 1
 BATCH_TRACKS = 4  # tracks per fluidsynth run; fixed so the output does not depend on --jobs
@@ -157,11 +157,13 @@ def _usage(summaries: list[dict]) -> dict:
             "modes": dict(collections.Counter(s["mode"] for s in summaries).most_common())}
 
 
-def make_corpus(out_dir: str, settings: CorpusSettings, jobs: int = 1, progress: bool = True) -> dict:
-    """Render the whole corpus into `out_dir` (must not hold a corpus yet); returns the manifest."""
+def make_corpus(out_dir: str, settings: CorpusSettings, jobs: int = 1, progress: bool = True,
+                soundfont: str = SOUNDFONT_PATH) -> dict:
+    """Render the whole corpus into `out_dir` (must not hold a corpus yet) with the instruments of
+    `soundfont` (General MIDI); returns the manifest."""
     from tqdm import tqdm
 
-    tools = find_tools()
+    tools = find_tools(soundfont)
     splits = [os.path.join(out_dir, s) for s in ("train", "test")]
     if os.path.exists(os.path.join(out_dir, "corpus.json")) or any(
             os.path.isdir(s) and os.listdir(s) for s in splits):

@@ -1,13 +1,17 @@
 """External renderers the corpus needs, located once, with a fix-it error when one is missing."""
 from __future__ import annotations
 
+import fnmatch
 import os
 import shutil
 from dataclasses import dataclass
 
-from isovox.core.errors import ToolMissingError
+from isovox.core.errors import LicenceError, ToolMissingError
 
 SOUNDFONT_PATH = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+# soundfonts ../shared/DATA.md reserves to measure generalisation (names after following links:
+# default-GM.sf2 points at one of them), and the held-out suite's instrument set
+RESERVED_SOUNDFONTS = ("MuseScore_General*", "FluidR3Mono*", "TimGM6mb*", "GeneralUser*", "freepats*")
 FESTIVAL_KAL_DIR = "/usr/share/festival/voices/english/kal_diphone"
 
 # program -> apt package that provides it
@@ -32,12 +36,21 @@ def _which(program: str) -> str:
     return path
 
 
+def check_soundfont(soundfont: str) -> None:
+    """Refuse a soundfont that ../shared/DATA.md reserves (`LicenceError`), following links."""
+    for name in {os.path.basename(soundfont), os.path.basename(os.path.realpath(soundfont))}:
+        if any(fnmatch.fnmatch(name.lower(), pattern.lower()) for pattern in RESERVED_SOUNDFONTS):
+            raise LicenceError(f"soundfont {soundfont} ({os.path.realpath(soundfont)}) is reserved: it measures "
+                               "how isovox generalises and is never trained on; pass another --soundfont")
+
+
 def find_tools(soundfont: str = SOUNDFONT_PATH) -> Tools:
     """Locate every renderer; raise `ToolMissingError` naming the apt package of the first missing one."""
     fluidsynth = _which("fluidsynth")
     if not os.path.isfile(soundfont):
-        raise ToolMissingError(
-            f"soundfont {soundfont} not found; the corpus needs it: apt-get install fluid-soundfont-gm")
+        raise ToolMissingError(f"soundfont {soundfont} not found; the corpus needs it: apt-get install "
+                               "fluid-soundfont-gm (the default), or pass an existing .sf2/.sf3 to --soundfont")
+    check_soundfont(soundfont)
     espeak = _which("espeak-ng")
     text2wave = _which("text2wave")
     if not os.path.isdir(FESTIVAL_KAL_DIR):
