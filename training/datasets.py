@@ -139,7 +139,7 @@ class PoolTrack:
     name: str
     path: Path
     role: str            # "vocals" or "accompaniment"
-    source: str          # the pool source (a sampling group)
+    source: str          # its sampling group: the pool source, or the group its source.json names
     num_samples: int
 
     def read(self, start: int, count: int, cache: DecodedCache | None = None) -> tuple[np.ndarray, np.ndarray]:
