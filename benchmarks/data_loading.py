@@ -2,8 +2,8 @@
 
 Times the same `CropDataset` items (same seed, so the same files and offsets) three ways: soundfile
 reads with the vocal effects, decoded-copy reads with the effects, and decoded-copy reads without
-them (the read alone). An untimed pass over the cached runs first writes the copies their crops read. The machine is shared
-and noisy: compare the ratios of one run, and name the machine.
+them (the read alone). An untimed pass over the cached runs first writes the copies their crops
+read. The machine is shared and noisy: compare the ratios of one run, and name the machine.
 
     python benchmarks/data_loading.py --data /work/data/pools-train /work/data/corpus-midi \
         --cache /work/data/decoded-cache --crops 80 --machine '2-core EPYC, training on both cores'

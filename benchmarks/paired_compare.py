@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from isovox.training.benchmark.quality import QualityResults
 
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
@@ -27,12 +28,12 @@ BOOTSTRAP_SEED = 0
 def load_scores(spec: str) -> tuple[str, dict[str, float], dict[str, str]]:
     """(method name, clip → vocals SDR in dB, clip → category) of one JSON[#METHOD] spec."""
     path, _, method = spec.partition("#")
-    result = json.loads(Path(path).read_text(encoding="utf-8"))
-    method = method or next(iter(result["scores"]))
-    if method not in result["scores"]:
-        raise SystemExit(f"error: {path} has no method {method!r}; it has {', '.join(result['scores'])}")
-    scores = {clip: float(s["sdr"]) for clip, s in result["scores"][method].items() if np.isfinite(s["sdr"])}
-    return method, scores, result.get("categories", {})
+    result = QualityResults.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    method = method or next(iter(result.scores))
+    if method not in result.scores:
+        raise SystemExit(f"error: {path} has no method {method!r}; it has {', '.join(result.scores)}")
+    scores = {clip: s.sdr for clip, s in result.scores[method].items() if np.isfinite(s.sdr)}
+    return method, scores, result.categories
 
 
 def paired_summary(differences_db: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
@@ -56,9 +57,9 @@ def main() -> int:
     args = parser.parse_args()
 
     reference, reference_scores, categories = load_scores(args.reference)
-    names = sorted(set(categories[c] for c in reference_scores if c in categories))
-    lines = [f"Per-clip vocals SDR difference against `{reference}` (`{args.reference}`): median in dB, "
-             f"[95 % bootstrap interval over clips, {BOOTSTRAP_RESAMPLES} resamples], (clips won / clips).",
+    names = sorted({categories[c] for c in reference_scores if c in categories})
+    lines = [(f"Per-clip vocals SDR difference against `{reference}` (`{args.reference}`): median in dB, "
+              f"[95 % bootstrap interval over clips, {BOOTSTRAP_RESAMPLES} resamples], (clips won / clips)."),
              "", "| candidate | all | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
     for spec in args.candidate:
         method, scores, _ = load_scores(spec)

@@ -21,15 +21,16 @@ PER_CATEGORY = 2
 CLIP_SECONDS = 3.0  # the real suite's are 10 s; short clips keep the test fast
 
 
-def _load_suite_module():
-    spec = importlib.util.spec_from_file_location("heldout_suite", SUITE_SCRIPT)
+def _load_script(name: str):
+    """A `benchmarks/<name>.py` script as a module."""
+    spec = importlib.util.spec_from_file_location(name, SUITE_SCRIPT.with_name(f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
 
-suite = _load_suite_module()
+suite = _load_script("heldout_suite")
 
 
 def _voice(seconds: float, f0: float, silent_seconds: float) -> np.ndarray:
@@ -213,13 +214,6 @@ def test_quality_reads_categories_and_aggregates_per_category(built):
     assert restored.merged_with(results).categories == categories
 
 
-def _load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, SUITE_SCRIPT.with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_paired_comparison_removes_clip_difficulty(tmp_path, capsys, monkeypatch):
     """A candidate 0.2 dB better on every clip wins them all, with an interval that excludes zero, even
     though clip difficulty (a 10 dB spread) hides the gain from the two medians taken apart."""
@@ -228,9 +222,11 @@ def test_paired_comparison_removes_clip_difficulty(tmp_path, capsys, monkeypatch
     difficulty = rng.uniform(-3.0, 7.0, 40)
     clips = [f"{'sung' if k % 2 else 'real-music'}/clip-{k:03d}" for k in range(40)]
     for name, offset in (("reference", 0.0), ("candidate", 0.2)):
-        scores = {c: {"sdr": float(d + offset + rng.normal(0, 0.02))} for c, d in zip(clips, difficulty)}
-        (tmp_path / f"{name}.json").write_text(json.dumps(
-            {"scores": {name: scores}, "categories": {c: c.split("/")[0] for c in clips}}))
+        scores = {c: quality.ClipScore(float(d + offset + rng.normal(0, 0.02)), 0.0, 0.0, 0.0, 1.0)
+                  for c, d in zip(clips, difficulty)}
+        results = quality.QualityResults(clips, dict.fromkeys(clips, 10.0), {name: scores},
+                                         {c: c.split("/")[0] for c in clips})
+        (tmp_path / f"{name}.json").write_text(json.dumps(results.to_dict()))
     summary = paired.paired_summary(np.full(40, 0.2) + rng.normal(0, 0.02, 40), np.random.default_rng(0))
     assert summary["wins"] == 40 and 0.1 < summary["low_db"] <= summary["median_db"] <= summary["high_db"] < 0.3
     monkeypatch.setattr(sys, "argv", ["paired_compare", "--reference", str(tmp_path / "reference.json"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import subprocess
 import zipfile
@@ -17,12 +18,12 @@ from isovox.host.cli import main as cli_main
 from isovox.training.corpus import pools, sources
 from isovox.training.corpus.conditioning import band_edge_hz
 from isovox.training.corpus.decode import decode_file, decode_member, probe
-from isovox.training.datasets import TrackScanner
 from isovox.training.corpus.licences import parse_dep5, stanza_for
 from isovox.training.corpus.loops import loop_period_seconds
 from isovox.training.corpus.pool_items import to_rate
 from isovox.training.corpus.sources import Source, SourceFile, with_root
 from isovox.training.corpus.speech_lines import GAP_SECONDS, LINE_SECONDS, PEAK_DBFS, Utterance, plan_lines
+from isovox.training.datasets import TrackScanner
 
 RATE = 44100
 F0 = {"aa": 200.0, "bb": 330.0, "cc": 470.0, "dd": 610.0}  # one pitch per speaker: lines show who speaks
@@ -270,11 +271,16 @@ def test_loop_period_found_only_in_a_looped_track():
     assert loop_period_seconds(varied[None].astype(np.float32), rate) is None
 
 
+def _touch(root: Path, *rels: str) -> None:
+    """Empty files at these paths under `root` (the listers read names only)."""
+    for rel in rels:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"")
+
+
 def test_listers_read_only_whitelisted_folders_and_name_speakers(tmp_path):
-    for rel in ("gods/cs/b1-1.ogg", "gods/cs/gods-m-ahoj.ogg", "gods/nl/b1-1.ogg", "share/borejokes/cs/ob-v-co.ogg",
-                "barrel/cs/bar-x-vypr.ogg", "hole/cs/m-nedame0.ogg"):
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_bytes(b"")
+    _touch(tmp_path, "gods/cs/b1-1.ogg", "gods/cs/gods-m-ahoj.ogg", "gods/nl/b1-1.ogg",
+           "share/borejokes/cs/ob-v-co.ogg", "barrel/cs/bar-x-vypr.ogg", "hole/cs/m-nedame0.ogg")
     files, excluded = sources.list_fillets(tmp_path)
     speakers = {f.item_id: f.speaker for f in files}
     assert speakers == {"gods/cs/b1-1.ogg": "gods:b1", "gods/cs/gods-m-ahoj.ogg": "small-fish",
@@ -291,12 +297,6 @@ def test_name_patterns_exclude_files_with_their_reason(fake):
     files, excluded = music.list_files()
     assert "track3.ogg" not in {f.item_id for f in files}
     assert sources.Exclusion(str(Path(music.root) / "track3.ogg"), "left out by name") in excluded
-
-
-def _touch(root: Path, *rels: str) -> None:
-    for rel in rels:
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(b"")
 
 
 def test_guitar_only_songs_list_the_stem_and_exclude_the_sung_mix(tmp_path):
@@ -332,7 +332,7 @@ def test_probe_falls_back_to_libsndfile_where_ffprobe_refuses_a_header(tmp_path,
     refusing.parent.mkdir()
     refusing.write_text("#!/bin/sh\necho 'Invalid data found when processing input' >&2\nexit 1\n")
     refusing.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{refusing.parent}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{refusing.parent}:{os.environ['PATH']}")
     info = probe(track)
     assert info["tags"]["title"] == "Caribbean" and abs(info["seconds"] - 2.0) < 1e-6
     (tmp_path / "bad.ogg").write_bytes(b"OggS not really")

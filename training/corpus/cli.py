@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from isovox.training.corpus.tools import SOUNDFONT_PATH
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", metavar="OUT",
@@ -14,15 +16,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-fraction", type=float, default=0.1,
                         help="share of tracks held out (default 0.1)")
     parser.add_argument("--jobs", type=int, default=1, help="parallel rendering processes (default 1)")
-    parser.add_argument("--soundfont", default=None, metavar="SF2",
-                        help="General MIDI soundfont of the instruments (default: FluidR3_GM); the fonts "
+    parser.add_argument("--soundfont", default=SOUNDFONT_PATH, metavar="SF2",
+                        help=f"General MIDI soundfont of the instruments (default: {SOUNDFONT_PATH}); the fonts "
                              "../shared/DATA.md reserves are refused")
 
 
 def run(args: argparse.Namespace) -> int:
     from isovox.core.errors import AudioDataError
     from isovox.training.corpus.render import CorpusSettings, make_corpus
-    from isovox.training.corpus.tools import SOUNDFONT_PATH
 
     if args.minutes <= 0 or not 0.0 <= args.test_fraction < 1.0 or args.sample_rate < 8000 or args.jobs < 1:
         raise AudioDataError(f"--minutes {args.minutes}, --test-fraction {args.test_fraction}, --sample-rate "
@@ -31,6 +32,6 @@ def run(args: argparse.Namespace) -> int:
                              "rate >= 8000, jobs >= 1; fix the option")
     settings = CorpusSettings(minutes=args.minutes, seed=args.seed, sample_rate=args.sample_rate,
                               test_fraction=args.test_fraction)
-    manifest = make_corpus(args.out, settings, jobs=args.jobs, soundfont=args.soundfont or SOUNDFONT_PATH)
+    manifest = make_corpus(args.out, settings, jobs=args.jobs, soundfont=args.soundfont)
     print(f"wrote {manifest['track_count']} track(s) ({manifest['hours'] * 60:.1f} min) to {args.out}")
     return 0

@@ -114,7 +114,7 @@ def probe(path: str | os.PathLike, what: str = "") -> dict:
         try:
             with sf.SoundFile(str(path)) as f:
                 return {"tags": {k: v for k, v in f.copy_metadata().items() if v}, "seconds": f.frames / f.samplerate}
-        except (sf.LibsndfileError, RuntimeError, TypeError):
+        except sf.LibsndfileError:
             pass
         raise AudioFileError(f"ffprobe cannot read {what or path} ({proc.stderr.decode(errors='replace')[-200:]}); "
                              "check the file, or reinstall its package")
