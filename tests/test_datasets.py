@@ -1,6 +1,7 @@
 """Loaders for every supported layout, alignment of seed pairs, augmentation, clear errors."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import warnings
@@ -215,6 +216,26 @@ def test_pools_mix_unpaired_stems_at_drawn_levels(tmp_path):
         assert mixture_rms_db <= -20.0 + 0.01 and np.max(np.abs(vocals + accompaniment)) < 1.0
     again = CropDataset(tracks, 22050, 16, seed=1, augmentation=augmentation)
     np.testing.assert_array_equal(dataset[5][0].numpy(), again[5][0].numpy())
+
+
+def test_mastering_eq_changes_the_pool_music_tone_and_nothing_else(tmp_path):
+    _write_pool(tmp_path, "vocals", "speech", 2, 2.0)
+    _write_pool(tmp_path, "accompaniment", "music", 2, 2.0, seed=20)
+    tracks = TrackScanner(tmp_path).scan()
+    plain = Augmentation(vocal_to_accompaniment_db=(-3.0, -3.0), mixture_rms_db=(-20.0, -20.0))
+    eq = dataclasses.replace(plain, accompaniment_eq_probability=1.0)
+    for index in range(4):
+        (v0, a0), (v1, a1) = ([x.numpy() for x in CropDataset(tracks, 22050, 4, seed=3, augmentation=aug)[index]]
+                              for aug in (plain, eq))
+        # the same vocals up to the level set against the (re-mastered) music
+        np.testing.assert_allclose(v1 / np.sqrt(np.mean(v1 ** 2)), v0 / np.sqrt(np.mean(v0 ** 2)), atol=1e-4)
+        edges = np.geomspace(50, 11000, 9).astype(int)  # 8 log-spaced bands of the 22050-bin spectrum
+        bands_db = [10 * np.log10([np.sum(np.abs(np.fft.rfft(a.mean(axis=0)))[lo:hi] ** 2)
+                                   for lo, hi in zip(edges[:-1], edges[1:])]) for a in (a0, a1)]
+        tone_db = bands_db[1] - bands_db[0]
+        assert np.ptp(tone_db) > 1.0  # another tone, not just another level
+    np.testing.assert_array_equal(CropDataset(tracks, 22050, 4, seed=3, augmentation=eq)[2][1].numpy(),
+                                  CropDataset(tracks, 22050, 4, seed=3, augmentation=eq)[2][1].numpy())
 
 
 def test_pool_groups_are_drawn_uniformly_whatever_their_size(tmp_path):

@@ -73,6 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start no epoch that would end after this many minutes (0: no limit)")
     parser.add_argument("--training-data", default="", help="one-line data description for checkpoints")
     parser.add_argument("--no-augment", action="store_true", help="no gain, channel-swap or remix augmentation")
+    parser.add_argument("--accompaniment-eq", type=float, default=0.0, metavar="PROBABILITY",
+                        help="give this share of pool music crops a random mastering EQ (default 0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -96,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     if args.band_split < 1 or not args.mask_max > 0 or args.gru_units < 0:
         raise SettingError(f"--band-split {args.band_split} must be ≥ 1, --mask-max {args.mask_max} > 0 and "
                            f"--gru-units {args.gru_units} ≥ 0")
+    if not 0 <= args.accompaniment_eq <= 1:
+        raise SettingError(f"--accompaniment-eq {args.accompaniment_eq} must be a probability in 0..1")
     if args.resume and args.init_from is not None:
         raise SettingError("--resume and --init-from exclude each other: --resume continues OUT/last.pt")
     model = ModelConfig(channels=args.channels, lookahead_frames=args.lookahead_frames,
@@ -114,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
         num_workers=args.workers, resume=args.resume, init_from=args.init_from, decoded_cache=args.decoded_cache, valid_clips=args.valid_clips, bn_crops=args.bn_crops,
         valid_seconds=args.valid_seconds, skip_incomplete=args.skip_incomplete,
         time_limit_minutes=args.time_limit_minutes, training_data=args.training_data,
-        augmentation=Augmentation.none() if args.no_augment else Augmentation(), progress=not args.quiet,
+        augmentation=Augmentation.none() if args.no_augment else
+        Augmentation(accompaniment_eq_probability=args.accompaniment_eq), progress=not args.quiet,
     )
     result = train(config)
     if os.environ.get("RANK", "0") == "0":

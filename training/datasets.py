@@ -303,8 +303,9 @@ def total_seconds(tracks: list[Track], sample_rate: int) -> float:
 
 @dataclass(frozen=True)
 class Augmentation:
-    """Random gain per stem (dB range), channel swap, remixing stems across tracks, and for pool
-    vocals: production effects (EQ, compression, reverb, pan) and the mixing levels."""
+    """Random gain per stem (dB range), channel swap, remixing stems across tracks, for pool
+    vocals: production effects (EQ, compression, reverb, pan) and the mixing levels, and for pool
+    accompaniment (whole produced tracks): a random mastering EQ with `accompaniment_eq_probability`."""
 
     gain_db: tuple[float, float] = (-6.0, 3.0)
     swap_probability: float = 0.5
@@ -313,12 +314,14 @@ class Augmentation:
     vocal_to_accompaniment_db: tuple[float, float] = (-8.0, 4.0)
     mixture_rms_db: tuple[float, float] = (-26.0, -14.0)
     silent_vocals_probability: float = 0.05   # instrumental crops: the mask must learn to close
+    accompaniment_eq_probability: float = 0.0
 
     @classmethod
     def none(cls) -> Augmentation:
-        return cls((0.0, 0.0), 0.0, 0.0, False, (0.0, 0.0), (-20.0, -20.0), 0.0)
+        return cls((0.0, 0.0), 0.0, 0.0, False, (0.0, 0.0), (-20.0, -20.0), 0.0, 0.0)
 
 
+ACCOMPANIMENT_EQ_STREAM = 1  # seeds the mastering-EQ draws apart from the crop's own generator
 VOCAL_CROP_TRIES = 3  # pool vocal lines pause: keep the loudest of this many candidate crops
 
 
@@ -380,6 +383,16 @@ class CropDataset(torch.utils.data.Dataset):
 
         return vocal_effects(rng, vocals[0], self.sample_rate)[:, : self.crop_samples]
 
+    def _pool_accompaniment(self, index: int, accompaniment: np.ndarray) -> np.ndarray:
+        """A pool music crop, sometimes re-mastered (EQ). Its own generator, so the other draws of the
+        crop stay those of a run without this augmentation."""
+        rng = np.random.default_rng([self.seed, self.epoch, self.rank, index, ACCOMPANIMENT_EQ_STREAM])
+        if rng.random() >= self.augmentation.accompaniment_eq_probability:
+            return accompaniment
+        from isovox.training.corpus.mix import mastering_eq  # pedalboard: only where the EQ is used
+
+        return mastering_eq(rng, accompaniment, self.sample_rate)
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not 0 <= index < self.length:
             raise IndexError(f"crop {index} out of range 0..{self.length - 1}")
@@ -395,6 +408,8 @@ class CropDataset(torch.utils.data.Dataset):
             other = self.accompaniment_groups.draw(rng)
             pooled = pooled or isinstance(other, PoolTrack)
             accompaniment = self._crop(rng, other)[1]
+            if isinstance(other, PoolTrack):
+                accompaniment = self._pool_accompaniment(index, accompaniment)
         if pooled:  # unpaired stems: set the levels a production would have
             vocals, accompaniment = self._levels(rng, vocals, accompaniment)
         else:

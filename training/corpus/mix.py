@@ -25,6 +25,11 @@ def _reverb(rng: np.random.Generator, max_wet: float) -> pb.Reverb:
                      wet_level=wet, dry_level=float(1.0 - 0.5 * wet), width=float(rng.uniform(0.5, 1.0)))
 
 
+def mastering_eq(rng: np.random.Generator, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """A random low shelf, peak and high shelf on a whole (2, samples) mix: another master's tone."""
+    return pb.Pedalboard(_eq(rng))(audio, sample_rate)
+
+
 def instrument_effects(rng: np.random.Generator, audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Random EQ, sometimes compression and reverb, on one (2, samples) instrument stem."""
     chain = _eq(rng)
