@@ -53,12 +53,12 @@ def git_revision() -> str:
 def markdown(results: dict) -> str:
     reports = results["models"]
     lines = [f"# Speed and latency — {results['machine']}", "",
-             f"{results['date']}, isovox {results['revision']}, device `{results['device']}`, "
-             f"{results['seconds']:g} s of audio per block size after 1 s warm-up; streaming separator with "
-             "1 ONNX Runtime thread; offline = `Separator.separate` (ORT default threads), median of 3 runs.",
-             f"CPU: {next(iter(reports.values()))['machine'] if reports else '?'}; 1-minute load average "
-             f"{results['load_average_1min'][0]} before, {results['load_average_1min'][1]} after (the machine "
-             "is shared: other jobs inflate p99 and the ratios).", "",
+             (f"{results['date']}, isovox {results['revision']}, device `{results['device']}`, "
+              f"{results['seconds']:g} s of audio per block size after 1 s warm-up; streaming separator with "
+              "1 ONNX Runtime thread; offline = `Separator.separate` (ORT default threads), median of 3 runs."),
+             (f"CPU: {next(iter(reports.values()))['machine'] if reports else '?'}; 1-minute load average "
+              f"{results['load_average_1min'][0]} before, {results['load_average_1min'][1]} after (the machine "
+              "is shared: other jobs inflate p99 and the ratios)."), "",
              f"Reproduce: `{results['command']}`", "",
              "| model | parameters | provider | latency | offline RTF | peak RSS streaming / all "
              + "".join(f"| p50/p99 ÷ period @{b} " for b in results["block_sizes"].split(",")) + "|",
@@ -69,15 +69,16 @@ def markdown(results: dict) -> str:
                      f"| {report['latency_samples']} smp = {report['latency_ms']:.1f} ms "
                      f"| {report['offline_rtf']:.4f} "
                      f"| {report['peak_rss_streaming_mb']:.0f} / {report['peak_rss_mb']:.0f} MiB {blocks}|")
-    lines += ["", "Ratios are processing time ÷ block duration (< 1 keeps up). The model runs once per "
-              "512-sample hop, so with blocks smaller than a hop only every (512 ÷ block)-th call does "
-              "the work: p50 is tiny and p99 carries the whole hop; the mean is the sustained load. "
-              "Wall-clock ratios are what an audio callback sees on this (shared, busy) machine; the "
-              "CPU-time ratios (the calling thread's CPU time) are what the same work costs on an idle core."]
+    lines += ["", ("Ratios are processing time ÷ block duration (< 1 keeps up). The model runs once per "
+                   "512-sample hop, so with blocks smaller than a hop only every (512 ÷ block)-th call does "
+                   "the work: p50 is tiny and p99 carries the whole hop; the mean is the sustained load. "
+                   "Wall-clock ratios are what an audio callback sees on this (shared, busy) machine; the "
+                   "CPU-time ratios (the calling thread's CPU time) are what the same work costs on an idle "
+                   "core.")]
     for name, report in reports.items():
         lines += ["", f"## {name}", "", f"`{report['model']}`", "",
-                  "| block | period (ms) | p50 (ms) | p99 (ms) | max (ms) | p50 ÷ period | p99 ÷ period "
-                  "| mean ÷ period | calls over period | CPU time p50 / p99 / mean ÷ period |",
+                  ("| block | period (ms) | p50 (ms) | p99 (ms) | max (ms) | p50 ÷ period | p99 ÷ period "
+                   "| mean ÷ period | calls over period | CPU time p50 / p99 / mean ÷ period |"),
                   "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for t in report["blocks"].values():
             lines.append(f"| {t['block_samples']} | {t['period_ms']:.2f} | {t['p50_ms']:.3f} | {t['p99_ms']:.3f} "

@@ -10,8 +10,8 @@ import argparse
 from pathlib import Path
 
 import soundfile as sf
-from isovox.training.benchmark.plots import plot_separation
 from isovox.host.separator import Separator
+from isovox.training.benchmark.plots import plot_separation
 
 
 def main() -> None:

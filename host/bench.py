@@ -213,16 +213,16 @@ def format_report(report: BenchReport) -> str:
         f"model      {report.model}",
         f"machine    {report.machine}",
         f"provider   {report.provider}",
-        f"latency    {report.latency_samples} samples = {report.latency_ms:.1f} ms at {report.sample_rate} Hz "
-        f"(phase: {report.phase})",
-        f"offline    real-time factor {report.offline_rtf:.4f} (median of {len(report.offline_rtf_runs)} runs "
-        f"on {report.seconds:g} s; {1 / report.offline_rtf if report.offline_rtf > 0 else float('inf'):.1f}× "
-        "faster than real time)",
+        (f"latency    {report.latency_samples} samples = {report.latency_ms:.1f} ms at {report.sample_rate} Hz "
+         f"(phase: {report.phase})"),
+        (f"offline    real-time factor {report.offline_rtf:.4f} (median of {len(report.offline_rtf_runs)} runs "
+         f"on {report.seconds:g} s; {1 / report.offline_rtf if report.offline_rtf > 0 else float('inf'):.1f}× "
+         "faster than real time)"),
         f"peak RSS   {report.peak_rss_mb:.0f} MiB ({report.peak_rss_streaming_mb:.0f} MiB before the offline runs)",
         "",
         f"streaming, {report.seconds:g} s per block size after warm-up:",
-        "| block (samples) | period (ms) | p50 (ms) | p99 (ms) | max (ms) | p50 / period | p99 / period "
-        "| mean / period | calls over period | CPU-time p50 / p99 / mean ÷ period |",
+        ("| block (samples) | period (ms) | p50 (ms) | p99 (ms) | max (ms) | p50 / period | p99 / period "
+         "| mean / period | calls over period | CPU-time p50 / p99 / mean ÷ period |"),
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for timing in report.blocks.values():

@@ -14,7 +14,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-
 RESAMPLE_QUALITIES = {"low": "LQ", "high": "HQ"}   # --resample-quality → soxr's quality recipe
 
 

@@ -16,6 +16,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Self
 
 from isovox.core.errors import DeviceError, ToolMissingError
 
@@ -99,7 +100,7 @@ class JackServer:
         except OSError:
             return ""
 
-    def __enter__(self) -> JackServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:

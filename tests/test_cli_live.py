@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from isovox.core.errors import DeviceError
+from isovox.host.audio_devices import resolve_device
 from isovox.host.cli import main
 from isovox.host.effect_spec import EffectSpecError, plugins_from_spec
-from isovox.host.audio_devices import resolve_device
 from isovox.host.live_callback import LiveCallback, worker_latency_samples
 from isovox.host.live_engine import LiveEngine
 from isovox.host.midi import Control, MidiControl, MidiMapping

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import time
 import warnings
@@ -231,7 +232,7 @@ def test_mastering_eq_changes_the_pool_music_tone_and_nothing_else(tmp_path):
         np.testing.assert_allclose(v1 / np.sqrt(np.mean(v1 ** 2)), v0 / np.sqrt(np.mean(v0 ** 2)), atol=1e-4)
         edges = np.geomspace(50, 11000, 9).astype(int)  # 8 log-spaced bands of the 22050-bin spectrum
         bands_db = [10 * np.log10([np.sum(np.abs(np.fft.rfft(a.mean(axis=0)))[lo:hi] ** 2)
-                                   for lo, hi in zip(edges[:-1], edges[1:])]) for a in (a0, a1)]
+                                   for lo, hi in itertools.pairwise(edges)]) for a in (a0, a1)]
         tone_db = bands_db[1] - bands_db[0]
         assert np.ptp(tone_db) > 1.0  # another tone, not just another level
     np.testing.assert_array_equal(CropDataset(tracks, 22050, 4, seed=3, augmentation=eq)[2][1].numpy(),

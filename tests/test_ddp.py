@@ -25,7 +25,7 @@ def test_torchrun_two_processes_on_gloo(tmp_path):
                "--crop-frames", "32", "--valid-clips", "1", "--valid-seconds", "1", "--bn-crops", "2", "--threads", "1",
                "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("best vocal SDR") == 1  # only rank 0 reports
     rows = list(csv.DictReader((out / "log.csv").open()))

@@ -17,10 +17,10 @@ from signal import SIG_DFL, SIGINT, signal
 
 import numpy as np
 import pytest
-from jack_server import wait_for_ports
 from isovox.host.live_callback import worker_latency_samples
 from isovox.host.separator import Separator
 from jack_helpers import jack_server_or_skip
+from jack_server import wait_for_ports
 
 pytestmark = pytest.mark.jack
 HOP = 512
@@ -89,7 +89,7 @@ def _live(server, model_path, block_size: int, seconds: float, report, *extra):
          "--block-size", str(block_size), "--duration", str(seconds), "--report", str(report),
          "--midi-virtual", "ctl", *extra],
         env=server.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=_sigint_as_default)
+        preexec_fn=_sigint_as_default)  # noqa: PLW1509 (signal() only; the child execs at once)
 
 
 def _connect(server, pairs):

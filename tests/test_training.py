@@ -8,12 +8,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from isovox.core.errors import CheckpointError
 from isovox.core.features import log_magnitude as core_log_magnitude
 from isovox.core.stft import StftConfig
 from isovox.core.stft import istft as core_istft
 from isovox.core.stft import stft as core_stft
 from isovox.training import features
-from isovox.core.errors import CheckpointError
 from isovox.training.checkpoint import load_checkpoint
 from isovox.training.datasets import Augmentation, CropDataset, TrackScanner
 from isovox.training.losses import LOSSES, negative_sdr, separation_loss
@@ -70,9 +70,10 @@ def test_losses_prefer_the_true_vocals():
 
 
 def _config(tmp_path, **overrides) -> TrainConfig:
-    values = dict(data=(tmp_path / "data",), out=tmp_path / "run", epochs=2, steps_per_epoch=12, batch_size=4,
-                  lr=1e-2, loss="l1", model=ModelConfig(channels=(4, 8, 8)), crop_frames=32, seed=3,
-                  threads=1, valid_clips=1, valid_seconds=1.0, stat_crops=8, bn_crops=4, progress=False)
+    values = {"data": (tmp_path / "data",), "out": tmp_path / "run", "epochs": 2, "steps_per_epoch": 12,
+              "batch_size": 4, "lr": 1e-2, "loss": "l1", "model": ModelConfig(channels=(4, 8, 8)),
+              "crop_frames": 32, "seed": 3, "threads": 1, "valid_clips": 1, "valid_seconds": 1.0,
+              "stat_crops": 8, "bn_crops": 4, "progress": False}
     values.update(overrides)
     return TrainConfig(**values)
 

@@ -22,7 +22,7 @@ def code_revision() -> str:
     """The git revision of this checkout, or 'unknown' outside a git checkout."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parent, timeout=5)
+                             cwd=Path(__file__).resolve().parent, timeout=5, check=False)
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"

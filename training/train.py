@@ -22,7 +22,6 @@ import torch.distributed as dist
 from isovox.core.errors import AudioDataError, CheckpointError
 from isovox.core.stft import StftConfig
 from isovox.training.checkpoint import load_checkpoint, save_checkpoint
-from isovox.training.decoded_cache import DecodedCache
 from isovox.training.datasets import (
     MUSDB_VALIDATION_TRACKS,
     Augmentation,
@@ -33,6 +32,7 @@ from isovox.training.datasets import (
     total_seconds,
     validation_clips,
 )
+from isovox.training.decoded_cache import DecodedCache
 from isovox.training.evaluate import model_score, reference_scores
 from isovox.training.features import log_magnitude, stft
 from isovox.training.losses import separation_loss

@@ -355,8 +355,8 @@ class QualityResults:
         def cell(value: float, digits: int = 2) -> str:
             return "—" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
-        lines = ["| method | vocals SDR (dB) | SI-SDR (dB) | SIR (dB) | SAR (dB) "
-                 "| REPET-SIM→oracle gap closed | RTF |",
+        lines = [("| method | vocals SDR (dB) | SI-SDR (dB) | SIR (dB) | SAR (dB) "
+                  "| REPET-SIM→oracle gap closed | RTF |"),
                  "|---|---:|---:|---:|---:|---:|---:|"]
         for row in self.summary():
             gap = "—" if not np.isfinite(row["gap_closed"]) else f"{100 * row['gap_closed']:.0f} %"
