@@ -130,13 +130,14 @@ def plot_quality_bars(path: str | os.PathLike, sdr_by_method: dict[str, dict[str
     fig, axis = plt.subplots(figsize=(min(18.0, 4.0 + 1.1 * len(groups)), 4.5), constrained_layout=True)
     width = 0.8 / len(methods)
     x = np.arange(len(groups))
-    colors = plt.get_cmap("tab10")
+    palette = "tab10" if len(methods) <= 10 else "tab20"  # one colour per method, never a repeat up to 20
+    colors = plt.get_cmap(palette)
     for index, method in enumerate(methods):
         scores = sdr_by_method[method]
         values = [scores.get(clip, np.nan) for clip in clips]
         finite = [v for v in values if np.isfinite(v)]
         values.append(float(np.median(finite)) if finite else np.nan)
-        axis.bar(x - 0.4 + width * (index + 0.5), values, width, label=method, color=colors(index % 10))
+        axis.bar(x - 0.4 + width * (index + 0.5), values, width, label=method, color=colors(index % colors.N))
     axis.axhline(0.0, color="black", linewidth=0.8)
     axis.set_xticks(x, groups, rotation=30, ha="right")
     axis.set_ylabel("Vocals SDR (dB)")
