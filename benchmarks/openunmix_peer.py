@@ -4,14 +4,16 @@ same time budget, then run over a corpus to write one `vocals.wav` per track for
 `benchmarks/quality.py --estimates "Open-Unmix (same data)=DIR"`.
 
     pip install --no-deps openunmix==1.3.0
-    python benchmarks/openunmix_peer.py train --data corpus-train --out runs/openunmix --time-limit-minutes 40
-    python benchmarks/openunmix_peer.py separate --model runs/openunmix/vocals.pt --data corpus-heldout \\
-        --out runs/openunmix-heldout --max-tracks 16
+    python benchmarks/openunmix_peer.py train --data /work/data/pools-train /work/data/corpus-midi \\
+        --decoded-cache /work/data/decoded-cache --out runs/openunmix --time-limit-minutes 40
+    python benchmarks/openunmix_peer.py separate --model runs/openunmix/vocals.pt --data /work/data/suite \\
+        --out runs/openunmix-suite
 
 Training follows Open-Unmix's recipe (`openunmix/train.py`): n_fft 4096, hop 1024, 16 kHz bandwidth
 (`max_bin`), hidden size 512, three bi-LSTM layers, 6 s stereo crops in batches of 16, MSE on the
 magnitude spectrogram, Adam (lr 1e-3, weight decay 1e-5), input mean/scale from training mixtures.
-Crops and augmentation (random gain, channel swap, cross-track remix) come from isovox's own
+Tracks come from `isovox train`'s own split (`training.train.split_tracks`: the same roots, held-out
+sources refused, the same validation tracks left out) and crops and augmentation from its
 `CropDataset`, so both models see the same data.
 
 `openunmix.transforms` imports torchaudio at module level but `OpenUnmix` and `Separator` (torch STFT
@@ -30,9 +32,11 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+from isovox.core.stft import StftConfig
 from isovox.training.benchmark.quality import find_tracks, load_clip
-from isovox.training.datasets import CropDataset, TrackScanner
-from isovox.training.train import STATS_EPOCH
+from isovox.training.datasets import CropDataset
+from isovox.training.decoded_cache import DecodedCache
+from isovox.training.train import STATS_EPOCH, TrainConfig, split_tracks
 from tqdm import tqdm
 
 SAMPLE_RATE = 44100
@@ -71,12 +75,14 @@ def train(args: argparse.Namespace) -> None:
     model_module, utils = _import_openunmix()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    tracks = TrackScanner(args.data, SAMPLE_RATE, split="train").scan()
+    scanner, _ = split_tracks(TrainConfig(data=tuple(args.data), out=args.out), StftConfig(SAMPLE_RATE))
+    tracks = scanner.scan()
+    cache = DecodedCache(args.decoded_cache) if args.decoded_cache else None
     crop_samples = int(args.seq_seconds * SAMPLE_RATE)
     max_bin = utils.bandwidth_to_max_bin(SAMPLE_RATE, N_FFT, BANDWIDTH_HZ)
 
     # input statistics: mean and std of mixture magnitudes (channels averaged), as openunmix.train does
-    stats = CropDataset(tracks, crop_samples, 64, seed=args.seed, epoch=STATS_EPOCH)
+    stats = CropDataset(tracks, crop_samples, 64, seed=args.seed, epoch=STATS_EPOCH, cache=cache)
     frames = torch.cat([_magnitude((v + a)[None]).mean(1)[0] for v, a in (stats[i] for i in range(len(stats)))], -1)
     mean, std = frames.mean(-1).numpy(), frames.std(-1).clamp_min(1e-4).numpy()
     net = _network(model_module, max_bin, mean, std).train()
@@ -87,7 +93,7 @@ def train(args: argparse.Namespace) -> None:
     step, losses, epoch = 0, [], 0
     bar = tqdm(desc="Open-Unmix", unit="step")
     while time.monotonic() < deadline:
-        data = CropDataset(tracks, crop_samples, 100 * args.batch_size, seed=args.seed, epoch=epoch)
+        data = CropDataset(tracks, crop_samples, 100 * args.batch_size, seed=args.seed, epoch=epoch, cache=cache)
         loader = torch.utils.data.DataLoader(data, batch_size=args.batch_size)
         for vocals, accompaniment in loader:
             if time.monotonic() >= deadline:
@@ -134,11 +140,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data", required=True, type=Path, help="corpus folder (MUSDB18-HQ layout)")
     common.add_argument("--out", required=True, type=Path)
     common.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     t = commands.add_parser("train", parents=[common],
                             help="train Open-Unmix vocals from scratch on isovox training data")
+    t.add_argument("--data", required=True, type=Path, nargs="+",
+                   help="training roots, as for `isovox train --data` (pools, corpora, MUSDB18-HQ)")
+    t.add_argument("--decoded-cache", type=Path, default=None, help="decoded copies of FLAC files, as for isovox train")
     t.add_argument("--time-limit-minutes", type=float, required=True)
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--seq-seconds", type=float, default=6.0)
@@ -146,6 +154,7 @@ def main() -> None:
     t.add_argument("--seed", type=int, default=42)
     s = commands.add_parser("separate", parents=[common],
                             help="write <out>/<track>/vocals.wav for every track of a corpus")
+    s.add_argument("--data", required=True, type=Path, help="corpus or suite to separate")
     s.add_argument("--model", required=True, type=Path)
     s.add_argument("--max-tracks", type=int, default=0)
     args = parser.parse_args()

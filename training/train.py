@@ -104,7 +104,7 @@ def _setup_distributed() -> _Dist:
     return _Dist(dist.get_rank(), world, device)
 
 
-def _split_tracks(config: TrainConfig, stft_config: StftConfig) -> tuple[_TrainingScanner, list[Track]]:
+def split_tracks(config: TrainConfig, stft_config: StftConfig) -> tuple[_TrainingScanner, list[Track]]:
     """The training scanner and the validation tracks (scanned once).
 
     Validation is `valid_data` when given; else MUSDB18's official validation tracks where a root has
@@ -239,7 +239,7 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     cfg = config.model.stft
     rate = cfg.sample_rate
-    scanner, valid_tracks = _split_tracks(config, cfg)
+    scanner, valid_tracks = split_tracks(config, cfg)
     tracks = scanner.scan()
     if not tracks:
         raise AudioDataError(f"no usable training tracks in {config.data}")
