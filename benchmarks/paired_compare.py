@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -49,13 +51,6 @@ def _cell(summary: dict[str, float]) -> str:
             f"({summary['wins']}/{summary['clips']})")
 
 
-def _command(args: argparse.Namespace) -> str:
-    """The command line that writes this table again."""
-    parts = ["python benchmarks/paired_compare.py", f"--reference {args.reference}",
-             *(f"--candidate {spec}" for spec in args.candidate)]
-    return " ".join(parts + ([f"--out {args.out}"] if args.out else []))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", required=True, metavar="JSON[#METHOD]")
@@ -67,7 +62,7 @@ def main() -> int:
     names = sorted({categories[c] for c in reference_scores if c in categories})
     lines = [(f"Per-clip vocals SDR difference against `{reference}` (`{args.reference}`): median in dB, "
               f"[95 % bootstrap interval over clips, {BOOTSTRAP_RESAMPLES} resamples], (clips won / clips)."),
-             "", f"Reproduce: `{_command(args)}`",
+             "", f"Reproduce: `python benchmarks/paired_compare.py {shlex.join(sys.argv[1:])}`",
              "", "| candidate | all | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
     for spec in args.candidate:
         method, scores, _ = load_scores(spec)
