@@ -12,9 +12,15 @@ same time budget, then run over a corpus to write one `vocals.wav` per track for
 Training follows Open-Unmix's recipe (`openunmix/train.py`): n_fft 4096, hop 1024, 16 kHz bandwidth
 (`max_bin`), hidden size 512, three bi-LSTM layers, 6 s stereo crops in batches of 16, MSE on the
 magnitude spectrogram, Adam (lr 1e-3, weight decay 1e-5), input mean/scale from training mixtures.
+The learning rate stays at 1e-3: Open-Unmix lowers it on a validation plateau, which a run of a few
+hours does not reach.
 Tracks come from `isovox train`'s own split (`training.train.split_tracks`: the same roots, held-out
 sources refused, the same validation tracks left out) and crops and augmentation from its
 `CropDataset`, so both models see the same data.
+
+A run writes `log.csv` (loss and audio seen per 20 steps), `state.pt` (weights and optimizer, for
+`--resume`) and `vocals.pt` (fp16 weights, ~18 MB, for `separate`), both every `--save-minutes` and
+at the end, atomically.
 
 `openunmix.transforms` imports torchaudio at module level but `OpenUnmix` and `Separator` (torch STFT
 back end) never call it; there is no torchaudio wheel for every torch (none for 2.13), so when the
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 import types
@@ -32,11 +39,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-from isovox.core.stft import StftConfig
 from isovox.training.benchmark.quality import find_tracks, load_clip
 from isovox.training.datasets import CropDataset
 from isovox.training.decoded_cache import DecodedCache
-from isovox.training.train import STATS_EPOCH, TrainConfig, split_tracks
+from isovox.training.train import STATS_EPOCH, split_tracks
 from tqdm import tqdm
 
 SAMPLE_RATE = 44100
@@ -71,31 +77,65 @@ def _magnitude(audio: torch.Tensor) -> torch.Tensor:
     return spectrum.abs().reshape(batch, channels, *spectrum.shape[-2:])
 
 
+def _save_atomically(payload: dict, path: Path) -> None:
+    """torch.save to a temp file, then rename: a run stopped mid-write keeps the previous file."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def _save(net, optimizer, progress: dict, out: Path) -> None:
+    """`state.pt` (fp32 weights + Adam state, for `--resume`) and `vocals.pt` (fp16 weights: ~18 MB,
+    under the repository's 20 MB file limit, for `separate`)."""
+    _save_atomically({"state_dict": net.state_dict(), "optimizer": optimizer.state_dict(), **progress},
+                     out / "state.pt")
+    _save_atomically({"state_dict": {k: v.half() for k, v in net.state_dict().items()}, **progress},
+                     out / "vocals.pt")
+
+
 def train(args: argparse.Namespace) -> None:
     model_module, utils = _import_openunmix()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    scanner, _ = split_tracks(TrainConfig(data=tuple(args.data), out=args.out), StftConfig(SAMPLE_RATE))
+    scanner, _ = split_tracks(tuple(args.data), SAMPLE_RATE)
     tracks = scanner.scan()
     cache = DecodedCache(args.decoded_cache) if args.decoded_cache else None
     crop_samples = int(args.seq_seconds * SAMPLE_RATE)
-    max_bin = utils.bandwidth_to_max_bin(SAMPLE_RATE, N_FFT, BANDWIDTH_HZ)
-
-    # input statistics: mean and std of mixture magnitudes (channels averaged), as openunmix.train does
-    stats = CropDataset(tracks, crop_samples, 64, seed=args.seed, epoch=STATS_EPOCH, cache=cache)
-    frames = torch.cat([_magnitude((v + a)[None]).mean(1)[0] for v, a in (stats[i] for i in range(len(stats)))], -1)
-    mean, std = frames.mean(-1).numpy(), frames.std(-1).clamp_min(1e-4).numpy()
-    net = _network(model_module, max_bin, mean, std).train()
-    optimizer = torch.optim.Adam(net.parameters(), lr=args.lr, weight_decay=1e-5)
-
+    max_bin = int(utils.bandwidth_to_max_bin(SAMPLE_RATE, N_FFT, BANDWIDTH_HZ))
     args.out.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + args.time_limit_minutes * 60
-    step, losses, epoch = 0, [], 0
-    bar = tqdm(desc="Open-Unmix", unit="step")
+    log_path = args.out / "log.csv"
+
+    if args.resume:
+        if not (args.out / "state.pt").is_file():
+            sys.exit(f"openunmix_peer.py: error: --resume needs {args.out / 'state.pt'}; train without --resume first")
+        state = torch.load(args.out / "state.pt", weights_only=True)
+        net = _network(model_module, state["max_bin"]).train()
+        net.load_state_dict(state["state_dict"])
+        optimizer = torch.optim.Adam(net.parameters(), lr=args.lr, weight_decay=1e-5)
+        optimizer.load_state_dict(state["optimizer"])
+        progress = {k: state[k] for k in ("max_bin", "step", "epoch", "train_seconds")}
+    else:
+        # input statistics: mean and std of mixture magnitudes (channels averaged), as openunmix.train does
+        stats = CropDataset(tracks, crop_samples, 64, seed=args.seed, epoch=STATS_EPOCH, cache=cache)
+        frames = torch.cat([_magnitude((v + a)[None]).mean(1)[0] for v, a in (stats[i] for i in range(len(stats)))],
+                           -1)
+        mean, std = frames.mean(-1).numpy(), frames.std(-1).clamp_min(1e-4).numpy()
+        net = _network(model_module, max_bin, mean, std).train()
+        optimizer = torch.optim.Adam(net.parameters(), lr=args.lr, weight_decay=1e-5)
+        progress = {"max_bin": max_bin, "step": 0, "epoch": 0, "train_seconds": 0.0}
+        log_path.write_text("epoch,steps,train_loss,train_seconds,audio_hours_seen,audio_seconds_per_second\n")
+
+    started = time.monotonic()
+    deadline = started + args.time_limit_minutes * 60
+    next_save = started + args.save_minutes * 60
+    seconds_per_step = args.batch_size * args.seq_seconds
+    bar = tqdm(desc="Open-Unmix", unit="step", initial=progress["step"], disable=args.quiet)
     while time.monotonic() < deadline:
-        data = CropDataset(tracks, crop_samples, 100 * args.batch_size, seed=args.seed, epoch=epoch, cache=cache)
-        loader = torch.utils.data.DataLoader(data, batch_size=args.batch_size)
-        for vocals, accompaniment in loader:
+        # one "epoch" = 20 batches of fresh crops, drawn by epoch number, so a resumed run draws new ones
+        data = CropDataset(tracks, crop_samples, 20 * args.batch_size, seed=args.seed, epoch=progress["epoch"],
+                           cache=cache)
+        epoch_started, losses = time.monotonic(), []
+        for vocals, accompaniment in torch.utils.data.DataLoader(data, batch_size=args.batch_size):
             if time.monotonic() >= deadline:
                 break
             estimate = net(_magnitude(vocals + accompaniment))
@@ -104,25 +144,32 @@ def train(args: argparse.Namespace) -> None:
             loss.backward()
             optimizer.step()
             losses.append(float(loss.detach()))
-            step += 1
             bar.update()
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
-        epoch += 1
+        epoch_seconds = time.monotonic() - epoch_started
+        progress["step"] += len(losses)
+        progress["train_seconds"] += epoch_seconds
+        if losses:
+            with log_path.open("a") as log:
+                log.write(f"{progress['epoch']},{progress['step']},{np.mean(losses):.6f},"
+                          f"{progress['train_seconds']:.1f},{progress['step'] * seconds_per_step / 3600:.4f},"
+                          f"{len(losses) * seconds_per_step / epoch_seconds:.2f}\n")
+        progress["epoch"] += 1
+        if time.monotonic() >= next_save:
+            _save(net, optimizer, progress, args.out)
+            next_save = time.monotonic() + args.save_minutes * 60
     bar.close()
-    seen_hours = step * args.batch_size * args.seq_seconds / 3600
-    torch.save({"state_dict": net.state_dict(), "max_bin": max_bin, "steps": step, "audio_hours_seen": seen_hours,
-                "losses": losses, "minutes": args.time_limit_minutes, "threads": args.threads},
-               args.out / "vocals.pt")
-    print(f"Open-Unmix: {step} steps, {seen_hours:.2f} h of audio seen, last-100 loss "
-          f"{np.mean(losses[-100:]):.4f} → {args.out / 'vocals.pt'}")
+    _save(net, optimizer, progress, args.out)
+    print(f"Open-Unmix: {progress['step']} steps, {progress['step'] * seconds_per_step / 3600:.2f} h of audio seen "
+          f"in {progress['train_seconds'] / 60:.1f} min → {args.out / 'vocals.pt'}")
 
 
 def separate(args: argparse.Namespace) -> None:
     model_module, _ = _import_openunmix()
     torch.set_num_threads(args.threads)
-    payload = torch.load(args.model, weights_only=False)
+    payload = torch.load(args.model, weights_only=True)
     net = _network(model_module, payload["max_bin"])
-    net.load_state_dict(payload["state_dict"])
+    net.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
     separator = model_module.Separator({"vocals": net.eval()}, niter=1, residual=True, n_fft=N_FFT,
                                        n_hop=HOP, nb_channels=2, sample_rate=SAMPLE_RATE).eval()
     tracks = find_tracks(args.data)[:args.max_tracks or None]
@@ -147,7 +194,10 @@ def main() -> None:
     t.add_argument("--data", required=True, type=Path, nargs="+",
                    help="training roots, as for `isovox train --data` (pools, corpora, MUSDB18-HQ)")
     t.add_argument("--decoded-cache", type=Path, default=None, help="decoded copies of FLAC files, as for isovox train")
-    t.add_argument("--time-limit-minutes", type=float, required=True)
+    t.add_argument("--time-limit-minutes", type=float, required=True, help="training time of this invocation")
+    t.add_argument("--save-minutes", type=float, default=30.0, help="save state.pt and vocals.pt this often")
+    t.add_argument("--resume", action="store_true", help="continue from <out>/state.pt")
+    t.add_argument("--quiet", action="store_true", help="no progress bar (log.csv has the figures)")
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--seq-seconds", type=float, default=6.0)
     t.add_argument("--lr", type=float, default=1e-3)

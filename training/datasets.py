@@ -318,7 +318,10 @@ class Augmentation:
 
     @classmethod
     def none(cls) -> Augmentation:
-        return cls((0.0, 0.0), 0.0, 0.0, False, (0.0, 0.0), (-20.0, -20.0), 0.0, 0.0)
+        """No randomness but the crops: stems at their own levels, the mixture at −20 dB RMS."""
+        return cls(gain_db=(0.0, 0.0), swap_probability=0.0, remix_probability=0.0, vocal_effects=False,
+                   vocal_to_accompaniment_db=(0.0, 0.0), mixture_rms_db=(-20.0, -20.0),
+                   silent_vocals_probability=0.0, accompaniment_eq_probability=0.0)
 
 
 ACCOMPANIMENT_EQ_STREAM = 1  # seeds the mastering-EQ draws apart from the crop's own generator

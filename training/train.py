@@ -20,7 +20,6 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from isovox.core.errors import AudioDataError, CheckpointError
-from isovox.core.stft import StftConfig
 from isovox.training.checkpoint import load_checkpoint, save_checkpoint
 from isovox.training.datasets import (
     MUSDB_VALIDATION_TRACKS,
@@ -104,23 +103,23 @@ def _setup_distributed() -> _Dist:
     return _Dist(dist.get_rank(), world, device)
 
 
-def split_tracks(config: TrainConfig, stft_config: StftConfig) -> tuple[_TrainingScanner, list[Track]]:
-    """The training scanner and the validation tracks (scanned once).
+def split_tracks(roots: tuple[str | Path, ...], sample_rate: int, *, valid_data: str | Path | None = None,
+                 skip_incomplete: bool = False) -> tuple[_TrainingScanner, list[Track]]:
+    """The training scanner over `roots` and the validation tracks (scanned once).
 
     Validation is `valid_data` when given; else MUSDB18's official validation tracks where a root has
     them; else every tenth training track, held out. A root's `test/` split is never read: it measures
     the final model, so choosing checkpoints on it would leak it."""
-    rate = stft_config.sample_rate
-    scanners = [TrackScanner(root, rate, split="train", skip_incomplete=config.skip_incomplete,
-                             refuse_heldout=True) for root in config.data]
+    scanners = [TrackScanner(root, sample_rate, split="train", skip_incomplete=skip_incomplete,
+                             refuse_heldout=True) for root in roots]
     tracks = [t for scanner in scanners for t in scanner.scan()]
-    if config.valid_data is not None:
-        return _TrainingScanner(scanners, set()), TrackScanner(config.valid_data, rate).scan()
+    if valid_data is not None:
+        return _TrainingScanner(scanners, set()), TrackScanner(valid_data, sample_rate).scan()
     valid = [t for t in tracks if t.name in MUSDB_VALIDATION_TRACKS]
     if not valid:  # hold out every tenth paired training track (and never train on it)
         paired = [t for t in tracks if not isinstance(t, PoolTrack)]
         if len(paired) < 2:
-            raise AudioDataError(f"{', '.join(map(str, config.data))}: {len(paired)} track(s) with both stems; "
+            raise AudioDataError(f"{', '.join(map(str, roots))}: {len(paired)} track(s) with both stems; "
                                  "need ≥ 2 to hold one out for validation, or pass --valid-data DIR")
         valid = paired[::10]
     return _TrainingScanner(scanners, {t.name for t in valid}), valid
@@ -239,7 +238,8 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     cfg = config.model.stft
     rate = cfg.sample_rate
-    scanner, valid_tracks = split_tracks(config, cfg)
+    scanner, valid_tracks = split_tracks(config.data, rate, valid_data=config.valid_data,
+                                         skip_incomplete=config.skip_incomplete)
     tracks = scanner.scan()
     if not tracks:
         raise AudioDataError(f"no usable training tracks in {config.data}")

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
                              "0 <= fraction < 1, "
                              "rate >= 8000, jobs >= 1; fix the option")
     settings = CorpusSettings(minutes=args.minutes, seed=args.seed, sample_rate=args.sample_rate,
-                              test_fraction=args.test_fraction)
-    manifest = make_corpus(args.out, settings, jobs=args.jobs, soundfont=args.soundfont)
+                              test_fraction=args.test_fraction, soundfont=args.soundfont)
+    manifest = make_corpus(args.out, settings, jobs=args.jobs)
     print(f"wrote {manifest['track_count']} track(s) ({manifest['hours'] * 60:.1f} min) to {args.out}")
     return 0

@@ -62,6 +62,7 @@ class CorpusSettings:
     test_fraction: float = 0.1
     min_track_seconds: float = 20.0
     max_track_seconds: float = 40.0
+    soundfont: str = SOUNDFONT_PATH   # General MIDI font of the instruments
 
 
 @dataclass(frozen=True)
@@ -157,13 +158,11 @@ def _usage(summaries: list[dict]) -> dict:
             "modes": dict(collections.Counter(s["mode"] for s in summaries).most_common())}
 
 
-def make_corpus(out_dir: str, settings: CorpusSettings, jobs: int = 1, progress: bool = True,
-                soundfont: str = SOUNDFONT_PATH) -> dict:
-    """Render the whole corpus into `out_dir` (must not hold a corpus yet) with the instruments of
-    `soundfont` (General MIDI); returns the manifest."""
+def make_corpus(out_dir: str, settings: CorpusSettings, jobs: int = 1, progress: bool = True) -> dict:
+    """Render the whole corpus into `out_dir` (must not hold a corpus yet); returns the manifest."""
     from tqdm import tqdm
 
-    tools = find_tools(soundfont)
+    tools = find_tools(settings.soundfont)
     splits = [os.path.join(out_dir, s) for s in ("train", "test")]
     if os.path.exists(os.path.join(out_dir, "corpus.json")) or any(
             os.path.isdir(s) and os.listdir(s) for s in splits):
