@@ -18,7 +18,7 @@ from isovox.training.checkpoint import load_checkpoint
 from isovox.training.datasets import Augmentation, CropDataset, TrackScanner
 from isovox.training.losses import LOSSES, negative_sdr, separation_loss
 from isovox.training.model import ModelConfig
-from isovox.training.train import TrainConfig, train, training_step
+from isovox.training.train import TrainConfig, recipe, recipe_changes, train, training_step
 from synthetic_stems import write_musdb
 
 
@@ -87,8 +87,15 @@ def _fixed_batch_loss(model, config: TrainConfig) -> float:
         return float(training_step(model.eval(), vocals, band, config.loss, model.config, None))
 
 
+def test_recipe_changes_name_the_settings_given_differently_on_resume(tmp_path):
+    stored = recipe(_config(tmp_path))
+    extended = _config(tmp_path, epochs=9, augmentation=Augmentation(accompaniment_eq_probability=0.5))
+    assert recipe_changes(stored, recipe(extended)) == ["augmentation.accompaniment_eq_probability 0.0 → 0.5"]
+    assert recipe_changes({}, recipe(extended)) == []  # a checkpoint from before recipes: nothing to compare
+
+
 @pytest.mark.slow
-def test_short_cpu_training_lowers_the_loss_and_resumes(tmp_path):
+def test_short_cpu_training_lowers_the_loss_and_resumes(tmp_path, capsys):
     write_musdb(tmp_path / "data", 4, 3.0, "train")
     write_musdb(tmp_path / "data", 2, 3.0, "test", seed=50)
     config = _config(tmp_path)
@@ -110,7 +117,10 @@ def test_short_cpu_training_lowers_the_loss_and_resumes(tmp_path):
                           strict=False)
     assert _fixed_batch_loss(trained, config) < 0.8 * _fixed_batch_loss(fresh, config)
 
-    resumed = train(_config(tmp_path, epochs=3, resume=True))
+    assert payload["recipe"]["lr"] == config.lr and payload["recipe"]["augmentation"]["swap_probability"] == 0.5
+    capsys.readouterr()
+    resumed = train(_config(tmp_path, epochs=3, resume=True, lr=5e-3))  # a warm restart at a lower rate
+    assert "with changed settings: lr 0.01 → 0.005\n" in capsys.readouterr().out  # and nothing else changed
     rows = list(csv.DictReader((run / "log.csv").open()))
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2] and resumed["epochs"] == 3
     assert load_checkpoint(run / "last.pt")[1]["epoch"] == 2

@@ -2,7 +2,7 @@
 
 Layout: {"format": "isovox-checkpoint", "version": 1, "model_config": ModelConfig.to_dict(),
 "state_dict": …, "epoch": int, "metrics": {name: float}, "training_data": str, "code_revision": str,
-"optimizer": state_dict | None}. Never executes pickled code from a downloaded file.
+"optimizer": state_dict | None, "recipe": {setting: primitive}}. Never executes pickled code from a downloaded file.
 """
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ def code_revision() -> str:
 
 
 def save_checkpoint(path: str | Path, model: UNet, *, epoch: int = 0, metrics: dict | None = None,
-                    training_data: str = "", optimizer: torch.optim.Optimizer | None = None) -> Path:
-    """Write atomically (temp file + rename)."""
+                    training_data: str = "", optimizer: torch.optim.Optimizer | None = None,
+                    recipe: dict | None = None) -> Path:
+    """Write atomically (temp file + rename). `recipe`: the training settings besides the model's."""
     path = Path(path)
     payload = {
         "format": CHECKPOINT_FORMAT,
@@ -42,6 +43,7 @@ def save_checkpoint(path: str | Path, model: UNet, *, epoch: int = 0, metrics: d
         "training_data": training_data,
         "code_revision": code_revision(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "recipe": recipe or {},
     }
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     torch.save(payload, tmp)

@@ -67,7 +67,7 @@ def main() -> None:
     tracks = TrackScanner(args.data, model.config.stft.sample_rate, split="train").scan()
     recalibrate_batch_norm(model, tracks, args.crop_frames, args.crops, args.seed, payload.get("epoch", 0))
     save_checkpoint(args.out, model, epoch=payload.get("epoch", 0), metrics=payload.get("metrics", {}),
-                    training_data=payload.get("training_data", ""))
+                    training_data=payload.get("training_data", ""), recipe=payload.get("recipe"))
     print(f"wrote {args.out} (batch norm from {args.crops} crops × {args.crop_frames} frames)")
 
 

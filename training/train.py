@@ -40,6 +40,10 @@ from isovox.training.recalibrate import DEFAULT_CROP_FRAMES, DEFAULT_CROPS, reca
 from tqdm import tqdm
 
 STATS_EPOCH = 1_000_000  # crop-seed "epoch" of the normalisation statistics (never a training epoch)
+# the training settings a checkpoint records, so that `--resume` can name the ones given differently
+# (epochs and the time limit are left out: changing them is how a run is extended)
+RECIPE_SETTINGS = ("loss", "lr", "batch_size", "crop_frames", "burn_in_frames", "seed", "steps_per_epoch",
+                   "augmentation")
 LOG_COLUMNS = ("epoch", "train_loss", "val_sdr", "mixture_sdr", "oracle_irm_sdr", "lr", "epoch_seconds",
                "audio_seconds_per_second", "train_tracks", "train_hours", "audio_hours_seen")
 
@@ -152,6 +156,25 @@ def set_input_statistics(model: UNet, tracks: list[Track], crop_frames: int, cro
         model.input_scale.copy_((1.0 / std).view(1, 1, -1, 1))
 
 
+def recipe(config: TrainConfig) -> dict:
+    """The `RECIPE_SETTINGS` of a run as primitives (the augmentation as a dict of its fields)."""
+    return {name: asdict(value) if name == "augmentation" else value
+            for name, value in ((name, getattr(config, name)) for name in RECIPE_SETTINGS)}
+
+
+def recipe_changes(stored: dict, current: dict) -> list[str]:
+    """'name old → new' for every recorded setting that differs (a checkpoint without a recipe: none)."""
+    changes = []
+    for name, value in current.items():
+        old = stored.get(name, value)
+        if isinstance(value, dict):
+            changes += [f"{name}.{key} {old.get(key)} → {item}" for key, item in value.items()
+                        if key in old and old[key] != item]
+        elif old != value:
+            changes.append(f"{name} {old} → {value}")
+    return changes
+
+
 def _learning_rate(config: TrainConfig, epoch: int, elapsed_seconds: float) -> float:
     """Cosine decay from `lr` to `lr / 10` over the run: over the epochs, or over the time limit if
     that ends first (then the schedule, like the stopping point, depends on the machine's speed)."""
@@ -258,6 +281,9 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
         best = payload["metrics"].get("best_val_sdr", -math.inf)
         training_seconds = payload["metrics"].get("training_seconds", 0.0)
         optimizer_state = payload["optimizer"]
+        changes = recipe_changes(payload.get("recipe", {}), recipe(config))
+        if changes and env.main:
+            tqdm.write(f"resuming {out / 'last.pt'} with changed settings: {'; '.join(changes)}")
     elif config.init_from is not None:
         model = UNet(config.model)
         source, _ = load_checkpoint(config.init_from)
@@ -360,9 +386,10 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
                        "training_seconds": training_seconds}
             description = _describe(config, tracks, rate)
             save_checkpoint(out / "last.pt", model, epoch=epoch, metrics=metrics, training_data=description,
-                            optimizer=optimizer)
+                            optimizer=optimizer, recipe=recipe(config))
             if improved:
-                save_checkpoint(out / "best.pt", model, epoch=epoch, metrics=metrics, training_data=description)
+                save_checkpoint(out / "best.pt", model, epoch=epoch, metrics=metrics, training_data=description,
+                                recipe=recipe(config))
             last_epoch_seconds = time.monotonic() - epoch_started
             rows.append({"epoch": epoch, "train_loss": f"{metrics['train_loss']:.6f}", "val_sdr": f"{score:.3f}",
                          "mixture_sdr": f"{references['mixture']:.3f}",
