@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 import time
 import types
@@ -40,6 +39,7 @@ import numpy as np
 import soundfile as sf
 import torch
 from isovox.training.benchmark.quality import find_tracks, load_clip
+from isovox.training.checkpoint import save_atomically
 from isovox.training.datasets import CropDataset
 from isovox.training.decoded_cache import DecodedCache
 from isovox.training.train import STATS_EPOCH, split_tracks
@@ -77,19 +77,12 @@ def _magnitude(audio: torch.Tensor) -> torch.Tensor:
     return spectrum.abs().reshape(batch, channels, *spectrum.shape[-2:])
 
 
-def _save_atomically(payload: dict, path: Path) -> None:
-    """torch.save to a temp file, then rename: a run stopped mid-write keeps the previous file."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-
-
 def _save(net, optimizer, progress: dict, out: Path) -> None:
     """`state.pt` (fp32 weights + Adam state, for `--resume`) and `vocals.pt` (fp16 weights: ~18 MB,
     under the repository's 20 MB file limit, for `separate`)."""
-    _save_atomically({"state_dict": net.state_dict(), "optimizer": optimizer.state_dict(), **progress},
+    save_atomically({"state_dict": net.state_dict(), "optimizer": optimizer.state_dict(), **progress},
                      out / "state.pt")
-    _save_atomically({"state_dict": {k: v.half() for k, v in net.state_dict().items()}, **progress},
+    save_atomically({"state_dict": {k: v.half() for k, v in net.state_dict().items()}, **progress},
                      out / "vocals.pt")
 
 
@@ -128,7 +121,7 @@ def train(args: argparse.Namespace) -> None:
     started = time.monotonic()
     deadline = started + args.time_limit_minutes * 60
     next_save = started + args.save_minutes * 60
-    seconds_per_step = args.batch_size * args.seq_seconds
+    audio_seconds_per_step = args.batch_size * args.seq_seconds
     bar = tqdm(desc="Open-Unmix", unit="step", initial=progress["step"], disable=args.quiet)
     while time.monotonic() < deadline:
         # one "epoch" = 20 batches of fresh crops, drawn by epoch number, so a resumed run draws new ones
@@ -152,15 +145,15 @@ def train(args: argparse.Namespace) -> None:
         if losses:
             with log_path.open("a") as log:
                 log.write(f"{progress['epoch']},{progress['step']},{np.mean(losses):.6f},"
-                          f"{progress['train_seconds']:.1f},{progress['step'] * seconds_per_step / 3600:.4f},"
-                          f"{len(losses) * seconds_per_step / epoch_seconds:.2f}\n")
+                          f"{progress['train_seconds']:.1f},{progress['step'] * audio_seconds_per_step / 3600:.4f},"
+                          f"{len(losses) * audio_seconds_per_step / epoch_seconds:.2f}\n")
         progress["epoch"] += 1
         if time.monotonic() >= next_save:
             _save(net, optimizer, progress, args.out)
             next_save = time.monotonic() + args.save_minutes * 60
     bar.close()
     _save(net, optimizer, progress, args.out)
-    print(f"Open-Unmix: {progress['step']} steps, {progress['step'] * seconds_per_step / 3600:.2f} h of audio seen "
+    print(f"Open-Unmix: {progress['step']} steps, {progress['step'] * audio_seconds_per_step / 3600:.2f} h of audio seen "
           f"in {progress['train_seconds'] / 60:.1f} min → {args.out / 'vocals.pt'}")
 
 

@@ -45,10 +45,15 @@ def save_checkpoint(path: str | Path, model: UNet, *, epoch: int = 0, metrics: d
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "recipe": recipe or {},
     }
+    save_atomically(payload, path)
+    return path
+
+
+def save_atomically(payload: dict, path: Path) -> None:
+    """torch.save to a temp file beside `path`, then rename: a run stopped mid-write keeps the old file."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     torch.save(payload, tmp)
     os.replace(tmp, path)
-    return path
 
 
 def load_checkpoint(path: str | Path) -> tuple[UNet, dict]:

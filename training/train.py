@@ -158,8 +158,9 @@ def set_input_statistics(model: UNet, tracks: list[Track], crop_frames: int, cro
 
 def recipe(config: TrainConfig) -> dict:
     """The `RECIPE_SETTINGS` of a run as primitives (the augmentation as a dict of its fields)."""
-    return {name: asdict(value) if name == "augmentation" else value
-            for name, value in ((name, getattr(config, name)) for name in RECIPE_SETTINGS)}
+    settings = {name: getattr(config, name) for name in RECIPE_SETTINGS}
+    settings["augmentation"] = asdict(config.augmentation)
+    return settings
 
 
 def recipe_changes(stored: dict, current: dict) -> list[str]:
@@ -271,6 +272,7 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
     np.random.seed(config.seed)
     log_path = out / "log.csv"
     start_epoch, best, training_seconds = 0, -math.inf, 0.0
+    run_recipe = recipe(config)
     optimizer_state = None
     if config.resume:
         model, payload = load_checkpoint(out / "last.pt")
@@ -281,7 +283,7 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
         best = payload["metrics"].get("best_val_sdr", -math.inf)
         training_seconds = payload["metrics"].get("training_seconds", 0.0)
         optimizer_state = payload["optimizer"]
-        changes = recipe_changes(payload.get("recipe", {}), recipe(config))
+        changes = recipe_changes(payload.get("recipe", {}), run_recipe)
         if changes and env.main:
             tqdm.write(f"resuming {out / 'last.pt'} with changed settings: {'; '.join(changes)}")
     elif config.init_from is not None:
@@ -386,10 +388,10 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
                        "training_seconds": training_seconds}
             description = _describe(config, tracks, rate)
             save_checkpoint(out / "last.pt", model, epoch=epoch, metrics=metrics, training_data=description,
-                            optimizer=optimizer, recipe=recipe(config))
+                            optimizer=optimizer, recipe=run_recipe)
             if improved:
                 save_checkpoint(out / "best.pt", model, epoch=epoch, metrics=metrics, training_data=description,
-                                recipe=recipe(config))
+                                recipe=run_recipe)
             last_epoch_seconds = time.monotonic() - epoch_started
             rows.append({"epoch": epoch, "train_loss": f"{metrics['train_loss']:.6f}", "val_sdr": f"{score:.3f}",
                          "mixture_sdr": f"{references['mixture']:.3f}",
