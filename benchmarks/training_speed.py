@@ -25,11 +25,14 @@ ARCHITECTURES: dict[str, dict] = {
     "band4 16-24-32-48-64 add": {"band_split": 4, "channels": (16, 24, 32, 48, 64), "skip_mode": "add"},
     "band8 24-32-48-64 add": {"band_split": 8, "channels": (24, 32, 48, 64), "skip_mode": "add"},
     "band8 32-48-64-96 add": {"band_split": 8, "channels": (32, 48, 64, 96), "skip_mode": "add"},
+    "band8 24-32-48-64 add, stereo input": {"band_split": 8, "channels": (24, 32, 48, 64), "skip_mode": "add",
+                                            "input_channels": 2},
 }
 
 
 def multiply_accumulates_per_frame(model: UNet) -> int:
-    """Multiply-accumulates of one frame of one channel through every (transposed) convolution."""
+    """Multiply-accumulates of one frame of one audio channel through every (transposed) convolution (a
+    stereo model's frame of a channel pair, halved)."""
     counts: list[int] = []
 
     def hook(module: torch.nn.Module, inputs: tuple, output: torch.Tensor) -> None:
@@ -39,10 +42,10 @@ def multiply_accumulates_per_frame(model: UNet) -> int:
     handles = [m.register_forward_hook(hook) for m in model.modules()
                if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
     with torch.no_grad():
-        model.eval()(torch.zeros(1, 1, model.config.stft.model_bins, 1))
+        model.eval()(torch.zeros(1, model.config.input_channels, model.config.stft.model_bins, 1))
     for handle in handles:
         handle.remove()
-    return sum(counts)
+    return sum(counts) // model.config.input_channels
 
 
 def step_seconds(config: ModelConfig, batch: int, crop_frames: int, steps: int, compile_model: bool) -> float:

@@ -3,11 +3,13 @@
 Graph contract (format version 1) — the model runs frame-synchronously with carried state, so the
 same graph serves offline chunks (many frames) and streaming (one frame per call), exactly:
 
-- input  ``log_magnitude``: float32 (batch, 1, model_bins, frames); batch = audio channels, each
-  channel separated independently by the same mono model.
+- input  ``log_magnitude``: float32 (batch, input_channels, model_bins, frames). With
+  ``input_channels`` 1, batch = audio channels, each separated independently by the same mono model;
+  with 2, batch = channel pairs, each pair seen together (`core.channel_groups`).
 - inputs ``state_0 … state_{S-1}``: float32 (batch, C_i, F_i, context_i); zeros at the start.
 - output ``mask`` (values in [0, 1]) or ``magnitude`` (linear STFT magnitude), shaped like the input;
-  output frame t belongs to input frame t - lookahead_frames.
+  output frame t belongs to input frame t - lookahead_frames. A model without ``input_channels`` in
+  its metadata is a mono one.
 - outputs ``next_state_0 …``: the states to feed with the next call.
 """
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+from .channel_groups import MODEL_CHANNELS
 from .errors import ModelError
 from .stft import StftConfig
 
@@ -24,6 +27,12 @@ INPUT_NAME = "log_magnitude"
 STATE_INPUT_PREFIX = "state_"
 STATE_OUTPUT_PREFIX = "next_state_"
 OUTPUT_KINDS = ("mask", "magnitude")
+# input_channels → (input_layout, channels): how the batch axis maps onto audio channels
+LAYOUTS = {
+    1: ("batch=channels,1,model_bins,frames", "any (each channel separated by the same mono model)"),
+    2: ("batch=channel pairs,2,model_bins,frames",
+        "any (channels 1+2, 3+4, … separated as stereo pairs; a lone channel is fed as a pair of copies)"),
+}
 
 
 @dataclass(frozen=True)
@@ -39,8 +48,22 @@ class ModelMetadata:
     training_data: str = ""
     code_revision: str = ""
     format_version: int = FORMAT_VERSION
-    input_layout: str = "batch=channels,1,model_bins,frames"
-    channels: str = "any (each channel separated by the same mono model)"
+    input_channels: int = 1             # audio channels per batch item (1: mono model, 2: stereo pairs)
+
+    def __post_init__(self) -> None:
+        if self.input_channels not in MODEL_CHANNELS:
+            raise ModelError(f"input_channels {self.input_channels} is not one of {MODEL_CHANNELS}; upgrade "
+                             "isovox or re-export the model with `isovox export`")
+
+    @property
+    def input_layout(self) -> str:
+        """The input's axes in words, e.g. 'batch=channels,1,model_bins,frames'."""
+        return LAYOUTS[self.input_channels][0]
+
+    @property
+    def channels(self) -> str:
+        """Which audio channel counts the model takes, and how."""
+        return LAYOUTS[self.input_channels][1]
 
     def to_properties(self) -> dict[str, str]:
         """Flat string properties for ONNX `metadata_props`."""
@@ -55,6 +78,7 @@ class ModelMetadata:
             "lookahead_frames": str(self.lookahead_frames),
             "receptive_field_frames": str(self.receptive_field_frames),
             "state_count": str(self.state_count),
+            "input_channels": str(self.input_channels),
             "input_layout": self.input_layout,
             "channels": self.channels,
             "model_config": json.dumps(self.model_config, sort_keys=True),
@@ -97,8 +121,7 @@ class ModelMetadata:
                 training_data=values.get("training_data", ""),
                 code_revision=values.get("code_revision", ""),
                 format_version=version,
-                input_layout=values.get("input_layout", ""),
-                channels=values.get("channels", ""),
+                input_channels=int(values.get("input_channels", "1")),
             )
         except ModelError:
             raise
@@ -109,4 +132,5 @@ class ModelMetadata:
         """A plain dict for `isovox info` and JSON output."""
         data = asdict(self)
         data["stft"] = asdict(self.stft)
+        data["input_layout"], data["channels"] = self.input_layout, self.channels
         return data

@@ -42,6 +42,7 @@ def build_metadata(model: UNet, training_data: str = "", code_revision: str = ""
         lookahead_frames=config.lookahead_frames,
         receptive_field_frames=model.receptive_field_frames,
         state_count=len(model.state_shapes()),
+        input_channels=config.input_channels,
         model_config=config.to_dict(),
         training_data=training_data,
         code_revision=code_revision,
@@ -95,7 +96,7 @@ def _quiet_exporter():
 def to_onnx_proto(model: UNet, opset: int = DEFAULT_OPSET, frames: int | None = None) -> onnx.ModelProto:
     """Trace `model` (eval mode) to an ONNX graph, without metadata.
 
-    Batch is always dynamic (batch = audio channels); the time axis is dynamic when `frames` is None,
+    Batch is always dynamic (batch = audio channels, or channel pairs for a stereo model); the time axis is dynamic when `frames` is None,
     else fixed to `frames`. Raises `ModelError` when the exporter cannot reach `opset`."""
     if frames is not None and frames < 1:
         raise ModelError(f"frames {frames} must be at least 1 (or None: a dynamic time axis)")
@@ -105,7 +106,7 @@ def to_onnx_proto(model: UNet, opset: int = DEFAULT_OPSET, frames: int | None = 
     model = model.eval()
     example_frames = EXAMPLE_FRAMES if frames is None else frames
     states = model.initial_states(EXAMPLE_BATCH)
-    example = torch.zeros(EXAMPLE_BATCH, 1, model.config.stft.model_bins, example_frames)
+    example = torch.zeros(EXAMPLE_BATCH, model.config.input_channels, model.config.stft.model_bins, example_frames)
     batch = torch.export.Dim("batch", min=1)
     input_axes = {0: batch} if frames is not None else {0: batch, 3: torch.export.Dim("frames", min=1)}
     dynamic_shapes = {"log_magnitude": input_axes, "states": tuple({0: batch} for _ in states)}

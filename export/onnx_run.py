@@ -2,13 +2,15 @@
 quality benchmark and the tests compare against.
 
 Unlike the runtime's `FrameEngine` (hop by hop, carried buffers), this runs the model over a whole
-spectrogram in one call (or chunks with carried state): core STFT → log-magnitude → ONNX Runtime →
+spectrogram in one call (or chunks with carried state): core STFT → log-magnitude, channels grouped as
+the model takes them (`core.channel_groups`) → ONNX Runtime →
 mask or magnitude on the mixture → core ISTFT. Look-ahead is compensated as in
 `UNet.separate_offline`: L silent frames appended, the first L output frames dropped.
 """
 from __future__ import annotations
 
 import numpy as np
+from isovox.core.channel_groups import group_channels, ungroup_channels
 from isovox.core.features import LOG_FLOOR, log_magnitude
 from isovox.core.masks import apply_output
 from isovox.core.model_metadata import INPUT_NAME
@@ -24,14 +26,14 @@ def zero_states(loaded: LoadedModel, batch: int) -> list[np.ndarray]:
 
 
 def run_onnx(loaded: LoadedModel, features: np.ndarray, states: list[np.ndarray]) -> list[np.ndarray]:
-    """One ORT call: features (batch, 1, bins, frames), states → [output, *next_states]."""
+    """One ORT call: features (batch, input_channels, bins, frames), states → [output, *next_states]."""
     feeds = {INPUT_NAME: np.ascontiguousarray(features, dtype=np.float32)}
     feeds.update(zip(loaded.state_input_names, states))
     return loaded.session.run([loaded.output_name, *loaded.state_output_names], feeds)
 
 
 def run_sequence(loaded: LoadedModel, features: np.ndarray, chunk_frames: int | None = None) -> np.ndarray:
-    """Whole sequence (batch, 1, bins, frames) from zero state in chunks with carried state.
+    """Whole sequence (batch, input_channels, bins, frames) from zero state in chunks with carried state.
 
     `chunk_frames` None = one call (or the graph's fixed frames per call). The last chunk of a
     fixed-frames graph is padded with silence; causality makes the padding invisible in the output."""
@@ -53,11 +55,11 @@ def model_output(loaded: LoadedModel, spectrum: np.ndarray, chunk_frames: int | 
     """Raw output (mask or linear magnitude) for a whole mixture spectrum (channels, spectrum_bins,
     frames) → (channels, model_bins, frames), frame t belonging to input frame t (look-ahead compensated)."""
     lookahead = loaded.metadata.lookahead_frames
-    features = log_magnitude(spectrum, loaded.metadata.stft)[:, None]
+    features = group_channels(log_magnitude(spectrum, loaded.metadata.stft), loaded.input_channels)
     if lookahead:
         pad = np.full((*features.shape[:-1], lookahead), SILENCE, dtype=np.float32)
         features = np.concatenate([features, pad], axis=-1)
-    return run_sequence(loaded, features, chunk_frames)[:, 0, :, lookahead:]
+    return ungroup_channels(run_sequence(loaded, features, chunk_frames), spectrum.shape[0])[..., lookahead:]
 
 
 def separate_vocals(loaded: LoadedModel, mixture: np.ndarray, chunk_frames: int | None = None) -> np.ndarray:

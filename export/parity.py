@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from isovox.core.channel_groups import group_channels
 from isovox.core.features import log_magnitude
 from isovox.core.stft import stft
 from isovox.export.onnx_run import SILENCE, run_onnx, run_sequence
@@ -21,7 +22,8 @@ from isovox.host.model_file import LoadedModel
 from isovox.training.model import UNet
 
 FP32_TOLERANCE = 1e-4
-# (batch, frames): batch = audio channels (mono 1, stereo 2, 5.1 = 6); frames 1 = one streaming step
+# (batch, frames): batch = model items (audio channels of a mono model: mono 1, stereo 2, 5.1 = 6; pairs of
+# a stereo model); frames 1 = one streaming step
 DEFAULT_SHAPES = ((1, 1), (2, 7), (6, 64), (2, 300), (1, 300))
 
 
@@ -71,8 +73,10 @@ def _max_diff(first: list[np.ndarray], second: list[np.ndarray]) -> float:
 
 
 def clip_features(clip: ReferenceClip, loaded: LoadedModel) -> np.ndarray:
-    """(2, 1, model_bins, frames) float32 log-magnitude features of the clip's mixture."""
-    return log_magnitude(stft(clip.mixture, loaded.metadata.stft), loaded.metadata.stft)[:, None]
+    """(items, input_channels, model_bins, frames) float32 log-magnitude features of the clip's stereo
+    mixture, grouped as the model takes them (2 mono items, or 1 stereo pair)."""
+    features = log_magnitude(stft(clip.mixture, loaded.metadata.stft), loaded.metadata.stft)
+    return group_channels(features, loaded.input_channels)
 
 
 def check_parity(model: UNet, loaded: LoadedModel, clip: ReferenceClip,
@@ -86,7 +90,7 @@ def check_parity(model: UNet, loaded: LoadedModel, clip: ReferenceClip,
         shapes = tuple(dict.fromkeys((batch, loaded.fixed_frames) for batch, _ in shapes))
     for batch, frames in shapes:
         # log-magnitudes span silence (log 1e-5 ≈ -11.5) to loud bins; states are activations
-        features = rng.uniform(SILENCE, 3.0, (batch, 1, bins, frames)).astype(np.float32)
+        features = rng.uniform(SILENCE, 3.0, (batch, loaded.input_channels, bins, frames)).astype(np.float32)
         states = [rng.standard_normal((batch, *shape)).astype(np.float32) for shape in loaded.state_shapes]
         difference = _max_diff(run_onnx(loaded, features, states), run_torch(model, features, states))
         cases.append(ParityCase(f"random batch {batch} × {frames} frames", difference))

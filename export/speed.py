@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from isovox.core.channel_groups import group_channels
 from isovox.export.onnx_run import SILENCE, run_sequence
 from isovox.host.bench import real_time_factors
 from isovox.host.model_file import open_model
@@ -32,7 +33,8 @@ def measure_speed(path: str | Path, seconds: float = 2.0, channels: int = 2, thr
     frames = max(1, round(seconds * config.sample_rate / config.hop_samples))
     audio_seconds = frames * config.hop_samples / config.sample_rate
     rng = np.random.default_rng(0)
-    features = rng.uniform(SILENCE, 3.0, (channels, 1, config.model_bins, frames)).astype(np.float32)
+    features = group_channels(rng.uniform(SILENCE, 3.0, (channels, config.model_bins, frames)).astype(np.float32),
+                              loaded.input_channels)
 
     def fastest(chunk_frames: int) -> float:
         run_sequence(loaded, features[..., : min(frames, 2 * chunk_frames)], chunk_frames)  # warm up

@@ -8,7 +8,9 @@ Per hop (frame k covers input samples ``[k*hop - (n_fft - hop), (k + 1)*hop)``):
 analysis window → rfft → `log_magnitude` → model (output frame t belongs to input frame t - L) →
 mask or magnitude applied to the mixture spectrum of frame t - L → optional Griffin-Lim phase
 (`BlockGriffinLim`, adds its delay) → irfft × synthesis window → overlap-add → the oldest `hop`
-samples are final and leave the engine.
+samples are final and leave the engine. A stereo model (`input_channels` 2) sees channel pairs: the
+engine then runs on the channels padded to whole pairs (`core.channel_groups`: a mono stream is fed as
+two copies) and returns the real ones.
 
 Engine alignment: output sample p of the engine is input sample ``p - delay_samples`` of the
 separated signal, where ``delay_samples = n_fft - hop + (L + phase delay) * hop``; samples before the
@@ -17,6 +19,7 @@ start are zero. A streaming wrapper that waits for whole hops adds ``hop - 1`` s
 from __future__ import annotations
 
 import numpy as np
+from isovox.core.channel_groups import channel_slots
 from isovox.core.errors import AudioDataError, ModelError, SettingError
 from isovox.core.features import LOG_FLOOR, log_magnitude
 from isovox.core.latency import engine_delay_samples
@@ -32,7 +35,8 @@ PHASES = ("mixture", "griffinlim")
 class FrameEngine:
     """Separates `channels` channels hop by hop with one loaded model (see the module docstring).
 
-    Persistent buffers (per channel), allocated once and updated in place:
+    Persistent buffers (per channel slot: the channels padded to whole model groups), allocated once
+    and updated in place:
     ``_history``  the last n_fft - hop input samples: the older part of the next frame;
     ``_states``   the model's carried states, two sets used in turn (one in, one out: ping-pong);
     ``_pending``  a ring of the mixture spectra of the last L analysed frames, waiting for their model
@@ -55,7 +59,9 @@ class FrameEngine:
             raise AudioDataError(f"channels must be >= 1, got {channels}")
         self.loaded = loaded
         self.cfg = cfg = loaded.metadata.stft
-        self.channels = ch = channels
+        self.channels = channels
+        self._group = group = loaded.input_channels
+        self._slots = ch = channel_slots(channels, group)
         self.lookahead_frames = loaded.metadata.lookahead_frames
         self._apply = apply_mask if loaded.metadata.output_kind == "mask" else apply_magnitude
         self._output_names = [loaded.output_name, *loaded.state_output_names]
@@ -65,17 +71,20 @@ class FrameEngine:
                                           griffinlim_block_frames, griffinlim_momentum)
         n_fft, hop, bins, model_bins = cfg.n_fft, cfg.hop_samples, cfg.spectrum_bins, cfg.model_bins
         self._history = np.zeros((ch, n_fft - hop), np.float32)
-        self._state_sets = [[np.zeros((ch, *shape), np.float32) for shape in loaded.state_shapes]
+        self._state_sets = [[np.zeros((ch // group, *shape), np.float32) for shape in loaded.state_shapes]
                             for _ in range(2)]
         self._pending = np.zeros((ch, bins, self.lookahead_frames), np.complex64)
         self._tail = np.zeros((ch, n_fft - hop), np.float32)
         # work buffers of the one-hop path
+        self._padded_hop = np.zeros((ch, hop), np.float32)       # one hop, channels padded to whole groups
         self._frame = np.zeros((ch, n_fft), np.float32)          # history + the new hop
         self._windowed = np.zeros((ch, n_fft), np.float32)
         self._spectrum = np.zeros((ch, bins), np.complex64)
         self._magnitude = np.zeros((ch, model_bins), np.float32)
-        self._features = np.zeros((ch, 1, model_bins, 1), np.float32)
-        self._model_out = np.zeros((ch, 1, model_bins, 1), np.float32)
+        self._features = np.zeros((ch // group, group, model_bins, 1), np.float32)   # the bound model input
+        self._model_out = np.zeros((ch // group, group, model_bins, 1), np.float32)
+        self._slot_features = self._features.reshape(ch, model_bins)        # views of them per channel slot
+        self._slot_output = self._model_out.reshape(ch, model_bins, 1)
         self._time = np.zeros((ch, n_fft), np.float32)           # one synthesised, windowed frame
         self._accumulator = np.zeros((ch, n_fft), np.float32)    # tail + that frame
         self._hop_out = np.zeros((ch, hop), np.float32)
@@ -126,12 +135,17 @@ class FrameEngine:
         if audio.shape != (self.channels, num_frames * hop) or num_frames == 0:
             raise AudioDataError(f"engine input must be ({self.channels}, a positive multiple of {hop}), "
                                  f"got {audio.shape}")
+        if self._slots != self.channels:  # the last channel repeated up to whole groups
+            slots = self._padded_hop if num_frames == 1 else np.empty((self._slots, audio.shape[1]), np.float32)
+            slots[:self.channels] = audio
+            slots[self.channels:] = audio[-1]
+            audio = slots
         out = self._process_one(audio) if num_frames == 1 else self._process_many(audio, num_frames)
         silent = self.delay_samples - self._samples_out
         if silent > 0:  # output from before the signal started (frames of the left padding)
             out[:, :silent] = 0.0
         self._samples_out += out.shape[1]
-        return out
+        return out[:self.channels]
 
     def _process_one(self, audio: np.ndarray) -> np.ndarray:
         """One hop through pre-allocated buffers (the streaming case)."""
@@ -145,16 +159,16 @@ class FrameEngine:
         # features: core.features.log_magnitude, written into the bound model input
         np.abs(self._spectrum[:, :cfg.model_bins], out=self._magnitude)
         np.add(self._magnitude, LOG_FLOOR, out=self._magnitude)
-        np.log(self._magnitude, out=self._features[:, 0, :, 0])
+        np.log(self._magnitude, out=self._slot_features)
         self._run_one()
         # output frame t belongs to frame t - L: the oldest pending spectrum, whose slot takes frame t
         if self.lookahead_frames:
             slot = self._pending_start
-            estimate = self._apply(self._pending[..., slot:slot + 1], self._model_out[:, 0])
+            estimate = self._apply(self._pending[..., slot:slot + 1], self._slot_output)
             np.copyto(self._pending[..., slot], self._spectrum)
             self._pending_start = (slot + 1) % self.lookahead_frames
         else:
-            estimate = self._apply(self._spectrum[..., None], self._model_out[:, 0])
+            estimate = self._apply(self._spectrum[..., None], self._slot_output)
         if self._phase:
             estimate = self._phase.push(estimate)
         # synthesis
@@ -188,7 +202,8 @@ class FrameEngine:
         joined = np.concatenate([self._history, audio], axis=1)
         np.copyto(self._history, joined[:, joined.shape[1] - (n_fft - hop):])
         spectrum = np.fft.rfft(frames_of(joined, cfg) * cfg.analysis_window, axis=-1).transpose(0, 2, 1)
-        features = np.ascontiguousarray(log_magnitude(spectrum, cfg)[:, None])
+        features = np.ascontiguousarray(log_magnitude(spectrum, cfg)).reshape(
+            self._slots // self._group, self._group, cfg.model_bins, num_frames)
         states = self._state_sets[self._state_index]
         outputs = self.loaded.session.run(
             self._output_names, {"log_magnitude": features, **dict(zip(self.loaded.state_input_names, states))})
@@ -199,13 +214,14 @@ class FrameEngine:
         mixture = np.concatenate([pending, spectrum], axis=-1)
         np.copyto(self._pending, mixture[..., num_frames:])
         self._pending_start = 0
-        estimate = self._apply(mixture[..., :num_frames], outputs[0][:, 0])
+        masks = outputs[0].reshape(self._slots, cfg.model_bins, num_frames)
+        estimate = self._apply(mixture[..., :num_frames], masks)
         if self._phase:
             estimate = self._phase.push(estimate)
         # synthesis: weighted overlap-add onto the carried tail; the first F*hop samples are final
         time_frames = np.fft.irfft(estimate.transpose(0, 2, 1), n=n_fft, axis=-1).astype(np.float32)
         time_frames *= cfg.synthesis_window
-        accumulator = np.zeros((self.channels, (num_frames - 1) * hop + n_fft), np.float32)
+        accumulator = np.zeros((self._slots, (num_frames - 1) * hop + n_fft), np.float32)
         accumulator[:, :n_fft - hop] = self._tail
         overlap_add(time_frames, hop, accumulator)
         np.copyto(self._tail, accumulator[:, num_frames * hop:])

@@ -4,7 +4,7 @@
 runs (from `session.get_providers()`, never from what was asked), and the state shapes read off the graph.
 A file is refused, with a one-line `ModelError` naming what is wrong, when it has no isovox metadata, a
 newer format version, or inputs/outputs that differ from the graph contract in core.model_metadata
-(names, float32, [batch, 1, model_bins, frames] with a dynamic batch, matching state shapes).
+(names, float32, [batch, input_channels, model_bins, frames] with a dynamic batch, matching state shapes).
 """
 from __future__ import annotations
 
@@ -62,6 +62,11 @@ class LoadedModel:
     fixed_frames: int | None = None            # frames per call when the time axis is fixed, else None
     properties: dict[str, str] = field(default_factory=dict)   # every metadata property, verbatim
     provider_note: str = ""                    # why `provider` runs and not another (for `isovox info`)
+
+    @property
+    def input_channels(self) -> int:
+        """Audio channels one batch item holds: 1 (a mono model) or 2 (stereo pairs; `core.channel_groups`)."""
+        return self.metadata.input_channels
 
     @property
     def precision(self) -> str:
@@ -163,11 +168,11 @@ def _is_dynamic(dim) -> bool:
     return not isinstance(dim, int)
 
 
-def _check_signal(path: Path, kind: str, arg, bins: int) -> int | None:
-    """Check a (batch, 1, bins, frames) float32 input/output; return its fixed frames or None."""
+def _check_signal(path: Path, kind: str, arg, channels: int, bins: int) -> int | None:
+    """Check a (batch, channels, bins, frames) float32 input/output; return its fixed frames or None."""
     shape = arg.shape
-    expected = f"float32 [batch, 1, {bins}, frames]"
-    if (arg.type != FLOAT or len(shape) != 4 or not _is_dynamic(shape[0]) or shape[1] != 1
+    expected = f"float32 [batch, {channels}, {bins}, frames]"
+    if (arg.type != FLOAT or len(shape) != 4 or not _is_dynamic(shape[0]) or shape[1] != channels
             or shape[2] != bins or (isinstance(shape[3], int) and shape[3] < 1)):
         raise ModelError(f"{path}: {kind} {arg.name!r} is {arg.type} {shape}, expected {expected} with a "
                          "dynamic batch; re-export it with `isovox export`")
@@ -183,9 +188,9 @@ def _validated(session, metadata: ModelMetadata, provider: str, path: Path,
     output_name = metadata.output_kind
     if output_name not in outputs or output_name not in OUTPUT_KINDS:
         raise ModelError(f"{path}: no output named {output_name!r} (outputs: {sorted(outputs)})")
-    bins = metadata.stft.model_bins
-    fixed_frames = _check_signal(path, "input", inputs[INPUT_NAME], bins)
-    if _check_signal(path, "output", outputs[output_name], bins) != fixed_frames:
+    bins, channels = metadata.stft.model_bins, metadata.input_channels
+    fixed_frames = _check_signal(path, "input", inputs[INPUT_NAME], channels, bins)
+    if _check_signal(path, "output", outputs[output_name], channels, bins) != fixed_frames:
         raise ModelError(f"{path}: output {output_name!r} has shape {outputs[output_name].shape} but input "
                          f"{INPUT_NAME!r} has {inputs[INPUT_NAME].shape}; the frame axes must agree")
     state_in = [f"{STATE_INPUT_PREFIX}{i}" for i in range(metadata.state_count)]

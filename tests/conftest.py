@@ -50,6 +50,13 @@ def tiny_gru_model_path(tmp_path_factory) -> Path:
                                 skip_mode="add", gru_units=6)
 
 
+@pytest.fixture(scope="session")
+def tiny_stereo_model_path(tmp_path_factory) -> Path:
+    """Like `tiny_gru_model_path` without the GRU, as a stereo model (a channel pair per batch item)."""
+    return _export_random_model(tmp_path_factory.mktemp("models") / "tiny_stereo.onnx", seed=5, band_split=8,
+                                skip_mode="add", input_channels=2)
+
+
 def shipped_architecture() -> dict:
     """The architecture of the shipped default model, read off its own metadata (channels, band split…)."""
     import json
@@ -61,7 +68,7 @@ def shipped_architecture() -> dict:
     config = json.loads(props["isovox.model_config"])
     return {key: tuple(value) if key == "channels" else value for key, value in config.items()
             if key in ("channels", "time_kernel", "dilation_growth", "output_kind", "band_split", "skip_mode",
-                       "mask_max", "gru_units")}
+                       "mask_max", "gru_units", "input_channels")}
 
 
 @pytest.fixture(scope="session")

@@ -22,13 +22,15 @@ from isovox.export.speed import measure_speed
 from isovox.host.cli import main
 from isovox.host.model_file import open_model
 from isovox.training.checkpoint import save_checkpoint
+from isovox.training.model import UNet
 from random_models import TEST_CODE_REVISION, make_random_model
 
 BATCHES = (1, 2, 6)
 FRAMES = (1, 7, 64, 300)
-# (output kind, look-ahead): both modes, look-ahead 0 and 2 (mask with look-ahead 2: the fixed-frames
-# test and the CLI test); each export costs seconds, so no full cross product
-VARIANTS = (("mask", 0), ("magnitude", 2))
+# (output kind, look-ahead, input channels): both modes, look-ahead 0 and 2 (mask with look-ahead 2: the
+# fixed-frames test and the CLI test), and a band-split stereo model; each export costs seconds, so no
+# full cross product
+VARIANTS = (("mask", 0, 1), ("magnitude", 2, 1), ("mask", 1, 2))
 
 
 
@@ -38,14 +40,19 @@ def clip():
     return reference_clip(44100, seconds=1.5)
 
 
-@pytest.fixture(scope="module", params=VARIANTS, ids=lambda v: f"{v[0]}-lookahead{v[1]}")
+def _variant_config(output_kind: str, lookahead: int, input_channels: int) -> dict:
+    stereo = {"band_split": 8, "skip_mode": "add", "input_channels": 2} if input_channels == 2 else {}
+    return {"output_kind": output_kind, "lookahead_frames": lookahead, **stereo}
+
+
+@pytest.fixture(scope="module", params=VARIANTS, ids=lambda v: f"{v[0]}-lookahead{v[1]}-in{v[2]}")
 def exported(request, tmp_path_factory):
-    """(torch model, LoadedModel, metadata) for one (output kind, look-ahead) variant; the causal mask
-    model is the session's `tiny_model_path` (the same seed and configuration), not a second export."""
-    output_kind, lookahead = request.param
-    model = make_random_model(seed=lookahead, output_kind=output_kind, lookahead_frames=lookahead)
+    """(torch model, LoadedModel, metadata) for one (output kind, look-ahead, input channels) variant; the
+    causal mono mask model is the session's `tiny_model_path` (the same seed and configuration), not a
+    second export."""
+    model = make_random_model(seed=request.param[1], **_variant_config(*request.param))
     metadata = build_metadata(model, training_data="random weights (tests)", code_revision=TEST_CODE_REVISION)
-    if (output_kind, lookahead) == ("mask", 0):
+    if request.param == ("mask", 0, 1):
         path = request.getfixturevalue("tiny_model_path")
     else:
         path = export_onnx(model, tmp_path_factory.mktemp("export") / "model.onnx", metadata)
@@ -63,8 +70,7 @@ def test_parity_over_batches_and_frames(exported, clip):
 
 def test_parity_detects_a_different_model(exported, clip):
     model, loaded, _ = exported
-    changed = make_random_model(seed=99, output_kind=model.config.output_kind,
-                         lookahead_frames=model.config.lookahead_frames)
+    changed = UNet(model.config).eval()   # the same architecture, other (default-initialised) weights
     report = check_parity(changed, loaded, clip, shapes=((1, 7),))
     assert not report.passed and report.max_abs_diff > 1e-3
 
@@ -92,6 +98,7 @@ def test_metadata_round_trip(exported):
     assert props["isovox.code_revision"] == "abc1234"
     assert props["isovox.lookahead_frames"] == str(model.config.lookahead_frames)
     assert props["isovox.receptive_field_frames"] == str(model.receptive_field_frames)
+    assert props["isovox.input_channels"] == str(model.config.input_channels) == str(loaded.input_channels)
     assert "dynamo=True" in props["isovox.exporter"]
     assert ModelMetadata.from_properties(props) == metadata
 

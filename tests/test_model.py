@@ -19,14 +19,15 @@ def _model(**overrides) -> UNet:
 
 ARCHITECTURES = {"seed-like": {}, "band-split-add": {"band_split": 4, "skip_mode": "add"},
                  "band-split-concat": {"band_split": 8, "channels": (8, 8, 16)},
-                 "band-split-gru": {"band_split": 8, "skip_mode": "add", "gru_units": 6}}
+                 "band-split-gru": {"band_split": 8, "skip_mode": "add", "gru_units": 6},
+                 "stereo-band-split": {"band_split": 8, "skip_mode": "add", "input_channels": 2}}
 
 
 @pytest.mark.parametrize("block_frames", [1, 3, 16])
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_streaming_with_state_equals_offline(block_frames, architecture):
     model = _model(**ARCHITECTURES[architecture])
-    x = torch.randn(2, 1, model.config.stft.model_bins, 48)
+    x = torch.randn(2, model.config.input_channels, model.config.stft.model_bins, 48)
     with torch.no_grad():
         offline = model(x)[0]
         states = model.initial_states(2)
@@ -100,6 +101,23 @@ def test_band_split_keeps_every_bin_its_own_mask():
     assert folded.shape == (1, 4, 128, 1) and folded[0, 1, 2, 0] == 2 * 4 + 1  # bin b·k + j → channel j
 
 
+def test_stereo_model_folds_each_channel_and_sees_both():
+    """A stereo model folds bin b·k + j of channel c into channel c·k + j and back exactly, gives one mask
+    per channel, and each channel's mask depends on the other channel too (what a mono model cannot)."""
+    model = _model(band_split=4, input_channels=2)
+    x = torch.randn(3, 2, 512, 6)
+    torch.testing.assert_close(model._unfold(model._fold(x)), x, rtol=0, atol=0)
+    folded = model._fold(torch.arange(2 * 512.0).view(1, 2, 512, 1))
+    assert folded.shape == (1, 8, 128, 1) and folded[0, 4 + 1, 2, 0] == 512 + 2 * 4 + 1
+    with torch.no_grad():
+        out = model(x)[0]
+        right_changed = x.clone()
+        right_changed[:, 1] += 1.0
+        changed = model(right_changed)[0]
+    assert out.shape == x.shape
+    assert (changed[:, 0] - out[:, 0]).abs().max() > 1e-4   # the left mask sees the right channel
+
+
 def test_mask_max_widens_the_mask_range():
     model = _model(mask_max=1.5)
     with torch.no_grad():
@@ -113,6 +131,8 @@ def test_bad_architecture_is_refused():
         ModelConfig(band_split=0)
     with pytest.raises(ValueError, match="divisible"):
         UNet(ModelConfig(channels=(4, 8, 8), band_split=256))
+    with pytest.raises(ValueError, match="input_channels in"):
+        ModelConfig(input_channels=3)
 
 
 @pytest.mark.parametrize("kind", ["mask", "magnitude"])

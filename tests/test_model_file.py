@@ -69,7 +69,10 @@ REFUSALS = {
     "bad-metadata": ({"properties": with_props(sample_rate="fast")}, "invalid isovox metadata"),
     "wrong-bins": ({"signal": ["batch", 1, 256, "frames"], "state": ["batch", 2, 256, 2]},
                    f"expected float32 [batch, 1, {BINS}, frames]"),
-    "no-channel-axis": ({"signal": ["batch", 2, BINS, "frames"]}, "expected float32 [batch, 1,"),
+    "stereo-graph-declared-mono": ({"signal": ["batch", 2, BINS, "frames"]}, "expected float32 [batch, 1,"),
+    "mono-graph-declared-stereo": ({"properties": with_props(input_channels="2")},
+                                   f"expected float32 [batch, 2, {BINS}, frames]"),
+    "unknown-input-channels": ({"properties": with_props(input_channels="3")}, "input_channels 3 is not one of"),
     "fixed-batch": ({"signal": [2, 1, BINS, "frames"], "state": [2, 2, BINS, 2]}, "dynamic batch"),
     "float64": ({"elem": TensorProto.DOUBLE}, "tensor(double)"),
     "wrong-output-shape": ({"reduce_output": True}, "output 'mask' is tensor(float)"),
@@ -89,6 +92,17 @@ def test_a_well_formed_graph_opens(tmp_path):
     mask, _ = loaded.session.run(None, {"log_magnitude": np.zeros((2, 1, BINS, 3), np.float32),
                                         "state_0": states[0]})
     assert mask.shape == (2, 1, BINS, 3)
+
+
+def test_a_stereo_graph_opens_and_older_files_are_mono(tmp_path):
+    """`input_channels` 2 in the metadata opens a [batch, 2, bins, frames] graph; a file written before
+    the property existed (format 1 without it) is a mono model."""
+    stereo = open_model(contract_graph(tmp_path / "stereo.onnx", signal=["batch", 2, BINS, "frames"],
+                                       properties=with_props(input_channels="2")), device="cpu")
+    assert stereo.input_channels == 2 and "pairs" in stereo.metadata.channels
+    older = with_props()
+    del older["isovox.input_channels"]
+    assert open_model(contract_graph(tmp_path / "older.onnx", properties=older), device="cpu").input_channels == 1
 
 
 def test_a_fixed_time_axis_is_reported(tmp_path):

@@ -35,6 +35,20 @@ def test_any_channel_count_keeps_shape(separator, channels):
     np.testing.assert_allclose(vocals[-1:], separator.separate(audio[-1:], 44100), atol=2e-6)
 
 
+@pytest.mark.parametrize("channels", [1, 2, 3, 6])
+def test_a_stereo_model_separates_channel_pairs(tiny_stereo_model_path, channels):
+    """A stereo model takes channels 1+2, 3+4, … together; a lone last channel goes in as a pair of copies."""
+    separator = Separator(tiny_stereo_model_path, device="cpu")
+    audio = np.random.default_rng(channels).uniform(-0.3, 0.3, (channels, 5000)).astype(np.float32)
+    vocals = separator.separate(audio, 44100)
+    assert vocals.shape == audio.shape and vocals.dtype == np.float32
+    if channels >= 2:  # the first pair is separated as a stereo file of its own
+        np.testing.assert_allclose(vocals[:2], separator.separate(audio[:2], 44100), atol=2e-6)
+    if channels % 2:
+        lone = np.repeat(audio[-1:], 2, axis=0)
+        np.testing.assert_allclose(vocals[-1:], separator.separate(lone, 44100)[:1], atol=2e-6)
+
+
 @pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000, 96000, 192000])
 @pytest.mark.parametrize("length", [1, 700, 12345])
 def test_any_rate_and_length_keeps_shape(separator, rate, length):

@@ -37,7 +37,8 @@ def clip(music_like):
 
 @pytest.mark.parametrize("model_fixture, latency", [("tiny_model_path", 1023),
                                                     ("tiny_lookahead_model_path", 1023 + 2 * 512),
-                                                    ("tiny_gru_model_path", 1023)])
+                                                    ("tiny_gru_model_path", 1023),
+                                                    ("tiny_stereo_model_path", 1023)])
 @pytest.mark.parametrize("sizes", [1, 32, 256, 333, 1000, 4096, (1, 700, 64, 4096, 5, 513, 2000)])
 def test_stream_equals_offline_delayed(request, clip, model_fixture, latency, sizes):
     model_path = request.getfixturevalue(model_fixture)
@@ -46,6 +47,19 @@ def test_stream_equals_offline_delayed(request, clip, model_fixture, latency, si
     audio = clip if sizes != 1 else clip[:, :6000]  # one call per sample is slow in Python
     np.testing.assert_allclose(stream(separator, audio, sizes), reference_vocals(model_path, audio),
                                atol=2e-6)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_stereo_model_streams_any_channel_count_exactly(tiny_stereo_model_path, clip, channels):
+    """A stereo model on a mono or 3-channel stream: the lone channel goes in as a pair of copies,
+    streamed exactly like offline, and the mono result is the left of the doubled stereo one."""
+    audio = np.concatenate([clip, clip[:1] * 0.5])[:channels]
+    separator = StreamingSeparator(tiny_stereo_model_path, device="cpu", channels=channels)
+    streamed = stream(separator, audio, (1, 700, 64, 4096, 5, 513, 2000))
+    np.testing.assert_allclose(streamed, reference_vocals(tiny_stereo_model_path, audio), atol=2e-6)
+    if channels == 1:
+        doubled = reference_vocals(tiny_stereo_model_path, np.concatenate([audio, audio]))
+        np.testing.assert_allclose(streamed, doubled[:1], atol=2e-6)
 
 
 @pytest.mark.parametrize("sizes", [256, 512, (1, 700, 64, 4096, 5, 513, 2000)])

@@ -145,6 +145,30 @@ def test_init_from_grows_a_gru_onto_a_trained_run_and_refuses_other_settings(tmp
 
 
 @pytest.mark.slow
+def test_a_stereo_model_trains_exports_and_separates_files(tmp_path):
+    """`input_channels` 2 end to end: training (loss over both channels, precise BN, validation) lowers
+    the loss, the checkpoint exports, and the host separates mono and stereo audio with it."""
+    from isovox.export.onnx_export import build_metadata, export_onnx
+    from isovox.host.separator import Separator
+
+    write_musdb(tmp_path / "data", 3, 2.0, "train")
+    config = _config(tmp_path, epochs=1, steps_per_epoch=12,
+                     model=ModelConfig(channels=(4, 8, 8), band_split=4, skip_mode="add", input_channels=2))
+    train(config)
+    trained, _ = load_checkpoint(config.out / "last.pt")
+    assert trained.config.input_channels == 2 and trained.head.out_channels == 2 * 4
+    torch.manual_seed(config.seed)
+    fresh = type(trained)(trained.config)
+    fresh.load_state_dict({k: v for k, v in trained.state_dict().items() if k.startswith("input_")}, strict=False)
+    assert _fixed_batch_loss(trained, config) < _fixed_batch_loss(fresh, config)
+    path = export_onnx(trained, tmp_path / "stereo.onnx", build_metadata(trained))
+    separator = Separator(path, device="cpu")
+    stereo = np.random.default_rng(0).uniform(-0.3, 0.3, (2, 20000)).astype(np.float32)
+    assert separator.separate(stereo, 44100).shape == stereo.shape
+    assert separator.separate(stereo[:1], 44100).shape == (1, 20000)
+
+
+@pytest.mark.slow
 def test_training_is_deterministic_for_a_seed(tmp_path):
     write_musdb(tmp_path / "data", 3, 2.0, "train")
     states = []

@@ -49,6 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gru-units", type=int, default=0,
                         help="hidden units of a causal GRU at the bottleneck, for context beyond the "
                              "convolutions' receptive field (default 0: none)")
+    parser.add_argument("--input-channels", type=int, choices=(1, 2), default=1,
+                        help="audio channels the model sees at once: 1 (each channel alone, the default) or 2 "
+                             "(a stereo pair in, one mask per channel out: it can use where a sound sits in "
+                             "the stereo image, at about half the cost per stereo frame)")
     parser.add_argument("--crop-frames", type=int, default=128, help="STFT frames per training crop")
     parser.add_argument("--burn-in-frames", type=int, default=0,
                         help="leading frames of each crop left out of the loss: their causal context is zero "
@@ -104,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
         raise SettingError("--resume and --init-from exclude each other: --resume continues OUT/last.pt")
     model = ModelConfig(channels=args.channels, lookahead_frames=args.lookahead_frames,
                         output_kind=args.output_kind, band_split=args.band_split, skip_mode=args.skip_mode,
-                        mask_max=args.mask_max, gru_units=args.gru_units, stft=StftConfig(args.sample_rate, args.n_fft, args.hop_samples))
+                        mask_max=args.mask_max, gru_units=args.gru_units, input_channels=args.input_channels,
+                        stft=StftConfig(args.sample_rate, args.n_fft, args.hop_samples))
     factor = args.band_split * 2 ** (len(model.channels) - 1)
     if model.stft.model_bins % factor:
         raise ConfigMismatchError(f"n_fft {args.n_fft} gives {model.stft.model_bins} model bins, not divisible "

@@ -2,8 +2,9 @@
 
 Per clip: museval's framewise SDR on 1 s windows (median over windows, silent-reference windows
 ignored), then the median over clips — the SiSEC/MUSDB convention. Estimates are built the way the
-host builds them: numpy `core.stft`, the model on `core.features.log_magnitude` (one channel per batch
-item, look-ahead compensated), the mask (or magnitude) applied with the mixture phase, `core.istft`.
+host builds them: numpy `core.stft`, the model on `core.features.log_magnitude` (channels grouped as
+the model takes them, `core.channel_groups`; look-ahead compensated), the mask (or magnitude) applied
+with the mixture phase, `core.istft`.
 References on the same clips, computed once: the *mixture* used as the vocal estimate (the floor) and
 the *oracle ideal ratio mask* |V| / (|V| + |A|) (what a perfect mask model of this kind could reach).
 Only the vocals are scored: BSS Eval v4 SDR projects on the target's own reference, so the score does
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from isovox.core.channel_groups import group_channels, ungroup_channels
 from isovox.core.features import log_magnitude
 from isovox.core.masks import apply_mask, apply_output, ideal_ratio_mask
 from isovox.core.metrics import median_over_tracks, sdr_museval
@@ -35,10 +37,11 @@ def separate_clip(model: UNet, mixture: np.ndarray) -> np.ndarray:
     """Vocal estimate (2, samples) of `mixture` (2, samples) by `model` (eval mode) on its own device."""
     cfg = model.config.stft
     spectrum = stft(mixture, cfg)
-    features = torch.from_numpy(log_magnitude(spectrum, cfg))[:, None]
+    features = torch.from_numpy(group_channels(log_magnitude(spectrum, cfg), model.config.input_channels))
     device = next(model.parameters()).device
     with torch.no_grad():
-        output = model.separate_offline(features.to(device))[:, 0].float().cpu().numpy()
+        grouped = model.separate_offline(features.to(device)).float().cpu().numpy()
+    output = ungroup_channels(grouped, mixture.shape[0])
     return istft(apply_output(spectrum, output, model.config.output_kind), cfg, mixture.shape[-1])
 
 

@@ -8,7 +8,9 @@ Differences from the baseline recipe, and why:
 - look-ahead is a fixed delay of `lookahead_frames`: output frame t is the mask of input frame t - L,
   so the receptive field reaches L frames into the future and no further;
 - each audio channel is separated by the same mono model (batch = channels): any channel count works
-  and stereo images are preserved by applying each channel's own mask;
+  and stereo images are preserved by applying each channel's own mask; or (`input_channels` = 2) a
+  stereo pair goes in as one item and comes out as one mask per channel, so the model can use where a
+  sound sits in the stereo image, at about half the cost per stereo frame (`core.channel_groups`);
 - optionally (`band_split` = k > 1) the input is folded into k channels of model_bins / k bands
   (space-to-depth along frequency) and the head unfolds k mask values per band back to full
   resolution: every level then runs on k× fewer bins, which cuts the cost per frame several-fold;
@@ -17,13 +19,14 @@ Differences from the baseline recipe, and why:
   receptive field, carried as one more state (batch, H, 1, 1). Its projection starts at zero, so a
   grown model starts out equal to the checkpoint it grew from (`grow_from`).
 
-Shapes: ``(batch, 1, model_bins, frames)`` in and out; states ``(batch, channels_i, bins_i, context_i)``.
+Shapes: ``(batch, input_channels, model_bins, frames)`` in and out; states ``(batch, channels_i, bins_i, context_i)``.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
+from isovox.core.channel_groups import MODEL_CHANNELS
 from isovox.core.stft import StftConfig
 from torch import nn
 
@@ -43,13 +46,16 @@ class ModelConfig:
     skip_mode: str = "concat"           # "concat" (the baseline recipe) or "add": decoder input = up-sampled + skip
     mask_max: float = 1.0               # a mask ranges over (0, mask_max)
     gru_units: int = 0                  # hidden units of the bottleneck GRU (0: none)
+    input_channels: int = 1             # audio channels per item: 1 (mono model) or 2 (a stereo pair)
     stft: StftConfig = field(default_factory=StftConfig)
 
     def __post_init__(self) -> None:
-        if self.band_split < 1 or self.skip_mode not in SKIP_MODES or not self.mask_max > 0 or self.gru_units < 0:
+        if (self.band_split < 1 or self.skip_mode not in SKIP_MODES or not self.mask_max > 0 or self.gru_units < 0
+                or self.input_channels not in MODEL_CHANNELS):
             raise ValueError(f"band_split {self.band_split}, skip_mode {self.skip_mode!r}, mask_max "
-                             f"{self.mask_max}, gru_units {self.gru_units}: expected band_split ≥ 1, skip_mode "
-                             f"in {SKIP_MODES}, mask_max > 0, gru_units ≥ 0")
+                             f"{self.mask_max}, gru_units {self.gru_units}, input_channels {self.input_channels}: "
+                             f"expected band_split ≥ 1, skip_mode in {SKIP_MODES}, mask_max > 0, gru_units ≥ 0, "
+                             f"input_channels in {MODEL_CHANNELS}")
 
     @property
     def level_bins(self) -> int:
@@ -131,6 +137,7 @@ class UNet(nn.Module):
         bins = config.stft.model_bins
         depth = len(config.channels) - 1
         split = config.band_split
+        folded = split * config.input_channels  # channels of the first level's input and of the head's output
         if bins % (split * 2 ** depth):
             raise ValueError(f"model_bins {bins} must be divisible by band_split × 2**depth = {split * 2 ** depth}")
         k, g, ch = config.time_kernel, config.dilation_growth, config.channels
@@ -138,7 +145,7 @@ class UNet(nn.Module):
         self.register_buffer("input_mean", torch.zeros(1, 1, bins, 1))
         self.register_buffer("input_scale", torch.ones(1, 1, bins, 1))
         self.encoders = nn.ModuleList(
-            ConvBlock(split if i == 0 else ch[i - 1], ch[i], k, g ** i) for i in range(depth)
+            ConvBlock(folded if i == 0 else ch[i - 1], ch[i], k, g ** i) for i in range(depth)
         )
         self.bottleneck = ConvBlock(ch[depth - 1], ch[depth], k, g ** depth)
         self.context = (BottleneckGru(ch[depth], config.level_bins // 2 ** depth, config.gru_units)
@@ -148,7 +155,7 @@ class UNet(nn.Module):
         )
         widen = 2 if config.skip_mode == "concat" else 1
         self.decoders = nn.ModuleList(ConvBlock(widen * ch[i], ch[i], k, g ** i) for i in range(depth))
-        self.head = nn.Conv2d(ch[0], split, kernel_size=1)
+        self.head = nn.Conv2d(ch[0], folded, kernel_size=1)
         self.pool = nn.MaxPool2d(kernel_size=(2, 1))
 
     # --- state bookkeeping -------------------------------------------------------------------
@@ -182,7 +189,7 @@ class UNet(nn.Module):
 
     # --- forward -----------------------------------------------------------------------------
     def forward(self, log_magnitude: torch.Tensor, *states: torch.Tensor):
-        """(batch, 1, model_bins, frames), states → (output of the same shape, *next_states)."""
+        """(batch, input_channels, model_bins, frames), states → (output of the same shape, *next_states)."""
         if not states:
             states = tuple(self.initial_states(log_magnitude.shape[0], log_magnitude.device))
         x = self._fold((log_magnitude - self.input_mean) * self.input_scale)
@@ -212,17 +219,21 @@ class UNet(nn.Module):
         return (out, *next_states)
 
     def _fold(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, 1, model_bins, frames) → (batch, band_split, level_bins, frames): bin b·k + j → channel j."""
-        split = self.config.band_split
+        """(batch, C, model_bins, frames) → (batch, C·band_split, level_bins, frames): bin b·k + j of
+        input channel c → channel c·k + j."""
+        split, channels = self.config.band_split, self.config.input_channels
         if split == 1:
             return x
-        return x.reshape(x.shape[0], self.config.level_bins, split, x.shape[-1]).transpose(1, 2)
+        folded = x.reshape(x.shape[0], channels, self.config.level_bins, split, x.shape[-1]).transpose(2, 3)
+        return folded.reshape(x.shape[0], channels * split, self.config.level_bins, x.shape[-1])
 
     def _unfold(self, x: torch.Tensor) -> torch.Tensor:
-        """The inverse of `_fold`: (batch, band_split, level_bins, frames) → (batch, 1, model_bins, frames)."""
-        if self.config.band_split == 1:
+        """The inverse of `_fold`: (batch, C·band_split, level_bins, frames) → (batch, C, model_bins, frames)."""
+        split, channels = self.config.band_split, self.config.input_channels
+        if split == 1:
             return x
-        return x.transpose(1, 2).reshape(x.shape[0], 1, self.config.stft.model_bins, x.shape[-1])
+        bands = x.reshape(x.shape[0], channels, split, self.config.level_bins, x.shape[-1]).transpose(2, 3)
+        return bands.reshape(x.shape[0], channels, self.config.stft.model_bins, x.shape[-1])
 
     def separate_offline(self, log_magnitude: torch.Tensor) -> torch.Tensor:
         """Whole-sequence output aligned with the input frames (look-ahead compensated).

@@ -42,8 +42,8 @@ def recalibrate_batch_norm(model: UNet, tracks: list[Track], crop_frames: int, c
     model.train()
     with torch.no_grad():
         for vocals, accompaniment in torch.utils.data.DataLoader(dataset, batch_size=batch_size):
-            mixture = (vocals + accompaniment).reshape(-1, dataset.crop_samples).to(device)
-            features = log_magnitude(stft(mixture, cfg), cfg)[:, None]
+            mixture = (vocals + accompaniment).reshape(-1, model.config.input_channels, dataset.crop_samples)
+            features = log_magnitude(stft(mixture.to(device), cfg), cfg)
             model(features.contiguous(memory_format=torch.channels_last))
     for norm, momentum in zip(norms, momenta):
         norm.momentum = momentum

@@ -195,19 +195,24 @@ def _describe(config: TrainConfig, tracks: list[Track], rate: int) -> str:
 def training_step(model: torch.nn.Module, vocals: torch.Tensor, accompaniment: torch.Tensor, loss_kind: str,
                   model_config: ModelConfig, autocast_dtype: torch.dtype | None,
                   burn_in_frames: int = 0) -> torch.Tensor:
-    """Loss of one batch: stems (batch, 2, samples) → mono items (2·batch, samples) → loss over the
-    frames after `burn_in_frames` (earlier ones see zero padding as their past)."""
+    """Loss of one batch: stems (batch, 2, samples) → model items (2·batch / C, C, samples) for a model
+    of C = `input_channels` → loss over every channel's frames after `burn_in_frames` (earlier ones see
+    zero padding as their past)."""
     cfg = model_config.stft
-    vocals = vocals.reshape(-1, vocals.shape[-1])
-    mixture_audio = vocals + accompaniment.reshape(-1, accompaniment.shape[-1])
+    items = model_config.input_channels
+    samples = vocals.shape[-1]
+    vocals = vocals.reshape(-1, items, samples)
+    mixture_audio = vocals + accompaniment.reshape(-1, items, samples)
     mixture, vocals_spectrum = stft(mixture_audio, cfg), stft(vocals, cfg)
-    features = log_magnitude(mixture, cfg)[:, None].contiguous(memory_format=torch.channels_last)
+    features = log_magnitude(mixture, cfg).contiguous(memory_format=torch.channels_last)
     if autocast_dtype is not None:
         with torch.autocast(device_type=features.device.type, dtype=autocast_dtype):
             output = model(features)[0]
     else:
         output = model(features)[0]
-    output = output[:, 0].float()
+    # one mono spectrogram per audio channel from here on: (2·batch, bins, frames)
+    output = output.float().flatten(0, 1)
+    mixture, vocals_spectrum, vocals = mixture.flatten(0, 1), vocals_spectrum.flatten(0, 1), vocals.flatten(0, 1)
     # output frame t belongs to input frame t - lookahead: compare with the frames it estimates
     lookahead = model_config.lookahead_frames
     frames = output.shape[-1] - lookahead

@@ -1,0 +1,38 @@
+"""Audio channels ↔ the model's batch: which channels one model call sees together.
+
+A mono model (`model_channels` 1) separates every audio channel on its own: batch = channels. A
+stereo model (`model_channels` 2) sees a pair of channels at once (channels 1+2, 3+4, …), so it can
+use where a sound sits in the stereo image; a lone last channel (a mono file) is fed as a pair of two
+copies, and only the first copy's output is kept. Shapes: ``(channels, ...)`` audio-channel arrays,
+``(groups, model_channels, ...)`` model batches.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+MODEL_CHANNELS = (1, 2)
+
+
+def channel_slots(channels: int, model_channels: int) -> int:
+    """Channels after padding to whole groups: `channels` rounded up to a multiple of `model_channels`."""
+    return -(-channels // model_channels) * model_channels
+
+
+def pad_to_groups(values: np.ndarray, model_channels: int) -> np.ndarray:
+    """(channels, ...) → (slots, ...): the last channel repeated until the groups are whole (no copy when
+    they already are)."""
+    missing = channel_slots(values.shape[0], model_channels) - values.shape[0]
+    if not missing:
+        return values
+    return np.concatenate([values, np.repeat(values[-1:], missing, axis=0)], axis=0)
+
+
+def group_channels(values: np.ndarray, model_channels: int) -> np.ndarray:
+    """(channels, bins, frames) → (groups, model_channels, bins, frames), padded as `pad_to_groups`."""
+    padded = pad_to_groups(values, model_channels)
+    return padded.reshape(padded.shape[0] // model_channels, model_channels, *padded.shape[1:])
+
+
+def ungroup_channels(values: np.ndarray, channels: int) -> np.ndarray:
+    """(groups, model_channels, bins, frames) → (channels, bins, frames): the padding copies dropped."""
+    return values.reshape(-1, *values.shape[2:])[:channels]
