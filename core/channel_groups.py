@@ -18,13 +18,18 @@ def channel_slots(channels: int, model_channels: int) -> int:
     return -(-channels // model_channels) * model_channels
 
 
-def pad_to_groups(values: np.ndarray, model_channels: int) -> np.ndarray:
-    """(channels, ...) → (slots, ...): the last channel repeated until the groups are whole (no copy when
-    they already are)."""
-    missing = channel_slots(values.shape[0], model_channels) - values.shape[0]
-    if not missing:
+def pad_to_groups(values: np.ndarray, model_channels: int, out: np.ndarray | None = None) -> np.ndarray:
+    """(channels, ...) → (slots, ...): the last channel repeated until the groups are whole (`values`
+    itself when they already are); written into `out` (slots, ...) when given, without allocating."""
+    channels = values.shape[0]
+    slots = channel_slots(channels, model_channels)
+    if slots == channels:
         return values
-    return np.concatenate([values, np.repeat(values[-1:], missing, axis=0)], axis=0)
+    if out is None:
+        out = np.empty((slots, *values.shape[1:]), values.dtype)
+    out[:channels] = values
+    out[channels:] = values[-1]
+    return out
 
 
 def group_channels(values: np.ndarray, model_channels: int) -> np.ndarray:

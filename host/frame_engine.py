@@ -19,7 +19,7 @@ start are zero. A streaming wrapper that waits for whole hops adds ``hop - 1`` s
 from __future__ import annotations
 
 import numpy as np
-from isovox.core.channel_groups import channel_slots
+from isovox.core.channel_groups import channel_slots, pad_to_groups
 from isovox.core.errors import AudioDataError, ModelError, SettingError
 from isovox.core.features import LOG_FLOOR, log_magnitude
 from isovox.core.latency import engine_delay_samples
@@ -135,11 +135,7 @@ class FrameEngine:
         if audio.shape != (self.channels, num_frames * hop) or num_frames == 0:
             raise AudioDataError(f"engine input must be ({self.channels}, a positive multiple of {hop}), "
                                  f"got {audio.shape}")
-        if self._slots != self.channels:  # the last channel repeated up to whole groups
-            slots = self._padded_hop if num_frames == 1 else np.empty((self._slots, audio.shape[1]), np.float32)
-            slots[:self.channels] = audio
-            slots[self.channels:] = audio[-1]
-            audio = slots
+        audio = pad_to_groups(audio, self._group, out=self._padded_hop if num_frames == 1 else None)
         out = self._process_one(audio) if num_frames == 1 else self._process_many(audio, num_frames)
         silent = self.delay_samples - self._samples_out
         if silent > 0:  # output from before the signal started (frames of the left padding)

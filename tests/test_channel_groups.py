@@ -20,6 +20,8 @@ def test_pairs_keep_their_order_and_a_lone_channel_is_doubled():
     np.testing.assert_array_equal(grouped[1], values[[2, 2]])
     np.testing.assert_array_equal(ungroup_channels(grouped, 3), values)
     assert np.shares_memory(pad_to_groups(values[:2], 2), values)   # whole groups already: no copy
+    out = np.zeros((4, 4, 5), np.float32)
+    assert pad_to_groups(values, 2, out=out) is out and np.array_equal(out[3], values[2])
 
 
 def test_a_mono_model_takes_each_channel_as_one_item():
