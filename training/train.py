@@ -199,10 +199,9 @@ def training_step(model: torch.nn.Module, vocals: torch.Tensor, accompaniment: t
     of C = `input_channels` → loss over every channel's frames after `burn_in_frames` (earlier ones see
     zero padding as their past)."""
     cfg = model_config.stft
-    items = model_config.input_channels
-    samples = vocals.shape[-1]
-    vocals = vocals.reshape(-1, items, samples)
-    mixture_audio = vocals + accompaniment.reshape(-1, items, samples)
+    per_item, samples = model_config.input_channels, vocals.shape[-1]
+    vocals = vocals.reshape(-1, per_item, samples)
+    mixture_audio = vocals + accompaniment.reshape(-1, per_item, samples)
     mixture, vocals_spectrum = stft(mixture_audio, cfg), stft(vocals, cfg)
     features = log_magnitude(mixture, cfg).contiguous(memory_format=torch.channels_last)
     if autocast_dtype is not None:
