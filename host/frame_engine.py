@@ -19,7 +19,7 @@ start are zero. A streaming wrapper that waits for whole hops adds ``hop - 1`` s
 from __future__ import annotations
 
 import numpy as np
-from isovox.core.channel_groups import channel_slots, pad_to_groups
+from isovox.core.channel_groups import channel_slots, group_channels, pad_to_groups, ungroup_channels
 from isovox.core.errors import AudioDataError, ModelError, SettingError
 from isovox.core.features import LOG_FLOOR, log_magnitude
 from isovox.core.latency import engine_delay_samples
@@ -198,8 +198,7 @@ class FrameEngine:
         joined = np.concatenate([self._history, audio], axis=1)
         np.copyto(self._history, joined[:, joined.shape[1] - (n_fft - hop):])
         spectrum = np.fft.rfft(frames_of(joined, cfg) * cfg.analysis_window, axis=-1).transpose(0, 2, 1)
-        features = np.ascontiguousarray(log_magnitude(spectrum, cfg)).reshape(
-            self._slots // self._group, self._group, cfg.model_bins, num_frames)
+        features = np.ascontiguousarray(group_channels(log_magnitude(spectrum, cfg), self._group))
         states = self._state_sets[self._state_index]
         outputs = self.loaded.session.run(
             self._output_names, {"log_magnitude": features, **dict(zip(self.loaded.state_input_names, states))})
@@ -210,8 +209,7 @@ class FrameEngine:
         mixture = np.concatenate([pending, spectrum], axis=-1)
         np.copyto(self._pending, mixture[..., num_frames:])
         self._pending_start = 0
-        masks = outputs[0].reshape(self._slots, cfg.model_bins, num_frames)
-        estimate = self._apply(mixture[..., :num_frames], masks)
+        estimate = self._apply(mixture[..., :num_frames], ungroup_channels(outputs[0], self._slots))
         if self._phase:
             estimate = self._phase.push(estimate)
         # synthesis: weighted overlap-add onto the carried tail; the first F*hop samples are final

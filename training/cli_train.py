@@ -7,6 +7,8 @@ import argparse
 import os
 from pathlib import Path
 
+from isovox.core.channel_groups import MODEL_CHANNELS
+
 
 def _channels(text: str) -> tuple[int, ...]:
     try:
@@ -49,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gru-units", type=int, default=0,
                         help="hidden units of a causal GRU at the bottleneck, for context beyond the "
                              "convolutions' receptive field (default 0: none)")
-    parser.add_argument("--input-channels", type=int, choices=(1, 2), default=1,
+    parser.add_argument("--input-channels", type=int, choices=MODEL_CHANNELS, default=1,
                         help="audio channels the model sees at once: 1 (each channel alone, the default) or 2 "
                              "(a stereo pair in, one mask per channel out: it can use where a sound sits in "
                              "the stereo image, at about half the cost per stereo frame)")
