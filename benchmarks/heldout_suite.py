@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from isovox.core.atomic_files import atomic_path
 from isovox.core.errors import AudioDataError, AudioFileError, IsovoxError, ToolMissingError
 from isovox.training.corpus.compose import Part, compose
 from isovox.training.corpus.levels import db_to_gain, rms
@@ -333,16 +334,8 @@ def build_suite(pools: Path, out: Path, clips_per_category: int = 10, seed: int 
     if render_midi is render_freepats:
         find_timidity()
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        manifest = _write_suite(tmp, pools, sources, clips_per_category, seed, clip_samples, render_midi,
-                                progress)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    os.rename(tmp, out)
-    return manifest
+    with atomic_path(out) as tmp:
+        return _write_suite(tmp, pools, sources, clips_per_category, seed, clip_samples, render_midi, progress)
 
 
 def _write_suite(tmp: Path, pools: Path, sources: list[PoolSource], clips_per_category: int, seed: int,

@@ -21,6 +21,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from .atomic_files import temporary_path
 from .errors import AudioDataError, AudioFileError, ClippingWarning, ConfigMismatchError, SettingError
 
 # extension → libsndfile major format, for writing (and naming what is read)
@@ -286,7 +287,7 @@ class AtomicAudioWriter:
             raise SettingError(f"clip mode {self.clip_mode!r} is not one of {', '.join(CLIP_MODES)}")
         self.peak, self.over_full_scale = 0.0, 0
         self._sample_rate, self._channels = sample_rate, channels
-        self._temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        self._temp = temporary_path(self.path)
         self._stage = self._temp.with_name(f"{self._temp.name}.w64") if self.clip_mode == "rescale" else None
         if self._stage is None:
             self._file = self._open(self._temp, self.format, self.subtype)

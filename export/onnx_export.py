@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import warnings
 from pathlib import Path
 
 import onnx
 import torch
+from isovox.core.atomic_files import atomic_path
 from isovox.core.errors import ModelError
 from isovox.core.model_metadata import (
     INPUT_NAME,
@@ -65,15 +65,12 @@ def save_atomic(proto: onnx.ModelProto, path: str | Path) -> Path:
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         raise ModelError(f"the exported graph fails onnx.checker ({str(exc).splitlines()[0][:200]}); "
                          "report this as an isovox bug") from None
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        onnx.save(proto, str(tmp))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            onnx.save(proto, str(tmp))
     except OSError as exc:
         raise ModelError(f"cannot write model file {str(path)!r} ({exc.strerror}); "
                          "choose a writable output path") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -7,12 +7,11 @@ writes the summary as JSON (for scripts and tests).
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
+
+from isovox.core.atomic_files import write_json
 
 RESAMPLE_QUALITIES = {"low": "LQ", "high": "HQ"}   # --resample-quality → soxr's quality recipe
 
@@ -82,14 +81,6 @@ def _midi_control(args):
     return MidiControl(mapping, wet=args.wet, bypass=args.bypass, learn=args.midi_learn)
 
 
-def _write_json(path: str, data: dict) -> None:
-    target = Path(path)
-    fd, temp = tempfile.mkstemp(dir=target.parent or ".", prefix=target.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2)
-    os.replace(temp, target)
-
-
 def run(args: argparse.Namespace) -> int:
     from isovox.core.errors import DeviceError
 
@@ -155,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     summary = _summary(report, midi)
     print("  ".join(f"{k}={v}" for k, v in summary.items()))
     if args.report:
-        _write_json(args.report, summary)
+        write_json(args.report, summary, indent=2)
     return 0
 
 

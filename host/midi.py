@@ -13,11 +13,11 @@ from __future__ import annotations
 import collections
 import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from isovox.core.atomic_files import write_json
 from isovox.core.errors import DeviceError
 
 DEFAULT_VIRTUAL_NAME = "isovox"
@@ -99,12 +99,8 @@ def load_mapping(path: str | os.PathLike) -> MidiMapping:
 
 
 def save_mapping(mapping: MidiMapping, path: str | os.PathLike) -> None:
-    """Write `mapping` as JSON atomically (temp file + os.replace)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(mapping.to_json(), handle, indent=2)
-    os.replace(tmp, path)
+    """Write `mapping` as JSON atomically (temp file + rename)."""
+    write_json(path, mapping.to_json(), indent=2)
 
 
 @dataclass

@@ -46,7 +46,7 @@ def test_layout_and_format(corpus: Path):
             assert 20.0 <= info.duration <= 40.0
             lengths.add(info.frames)
         assert len(lengths) == 1
-    assert not [p for p in corpus.rglob(".tmp*")]
+    assert not [p for p in corpus.rglob(".*.tmp")]
 
 
 def test_mixture_is_exact_sum_of_stems(corpus: Path):

@@ -6,11 +6,11 @@ Layout: {"format": "isovox-checkpoint", "version": 1, "model_config": ModelConfi
 """
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import torch
+from isovox.core.atomic_files import atomic_path
 from isovox.core.errors import CheckpointError
 from isovox.training.model import ModelConfig, UNet
 
@@ -51,9 +51,8 @@ def save_checkpoint(path: str | Path, model: UNet, *, epoch: int = 0, metrics: d
 
 def save_atomically(payload: dict, path: Path) -> None:
     """torch.save to a temp file beside `path`, then rename: a run stopped mid-write keeps the old file."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def load_checkpoint(path: str | Path) -> tuple[UNet, dict]:

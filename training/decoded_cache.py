@@ -11,11 +11,11 @@ they already seek to the sample.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from isovox.core.atomic_files import atomic_path
 
 COMPRESSED_SUFFIXES = (".flac",)  # the compressed format among the readers' AUDIO_EXTENSIONS
 INT16_SCALE = 1.0 / 32768.0  # libsndfile's float read of PCM_16
@@ -60,10 +60,5 @@ class DecodedCache:
         dtype = "int16" if subtype == "PCM_16" else "float32"
         data, _ = sf.read(str(path), dtype=dtype, always_2d=True)
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = copy.with_name(f".{copy.name}.tmp{os.getpid()}")
-        try:
-            with tmp.open("wb") as f:
-                np.save(f, data)
-            os.replace(tmp, copy)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_path(copy) as tmp, tmp.open("wb") as f:
+            np.save(f, data)

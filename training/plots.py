@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
+
+from isovox.core.atomic_files import atomic_path
 
 
 def _rows(log_path: Path) -> list[dict]:
@@ -12,11 +13,9 @@ def _rows(log_path: Path) -> list[dict]:
 
 
 def _save(fig, png_path: Path) -> None:
-    """Atomic write (temp + rename)."""
-    png_path = Path(png_path)
-    tmp = png_path.with_name(f".{png_path.stem}.tmp{os.getpid()}.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    os.replace(tmp, png_path)
+    """Write the figure as PNG atomically."""
+    with atomic_path(png_path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
 
 
 def _progress_axis(rows: list[dict]) -> tuple[list[float], str]:

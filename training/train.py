@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from isovox.core.atomic_files import atomic_path
 from isovox.core.errors import AudioDataError, CheckpointError
 from isovox.training.checkpoint import load_checkpoint, save_checkpoint
 from isovox.training.datasets import (
@@ -240,12 +241,10 @@ def audio_hours_seen(rows: list[dict]) -> float:
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as f:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=LOG_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def train(config: TrainConfig) -> dict:

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from isovox.core.atomic_files import atomic_path
 from isovox.core.errors import AudioDataError, AudioFileError, ToolMissingError
 
 PLOT_N_FFT = 2048
@@ -58,13 +59,11 @@ def _save(fig, plt, path: str | os.PathLike) -> Path:
     if not path.parent.is_dir():
         raise AudioFileError(f"cannot write the plot {str(path)!r}: folder {str(path.parent)!r} "
                              "does not exist; create it or pick another path")
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110)
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return path
 
 

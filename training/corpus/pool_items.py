@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+from isovox.core.atomic_files import atomic_path
 from isovox.core.audio_io import AtomicAudioWriter
 from isovox.core.errors import AudioFileError
 from isovox.training.corpus.conditioning import active_span, band_edge_hz, limit_peak, peak_normalise
@@ -149,10 +150,8 @@ def measure_utterance(job: MeasureJob) -> Utterance | Exclusion:
     span = active_span(audio, rate, SPEECH_TOP_DB)
     if span is None:
         return Exclusion(job.file.location, "silent")
-    tmp = f"{cached}.{os.getpid()}.partial"
-    with open(tmp, "wb") as f:
+    with atomic_path(cached) as tmp, tmp.open("wb") as f:
         np.savez(f, audio=audio.mean(axis=0)[span[0]:span[1]], rate=rate, start=span[0], stop=span[1])
-    os.replace(tmp, cached)
     return Utterance(job.file, rate, *span)
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from isovox.core.atomic_files import write_text
 from isovox.core.errors import ToolMissingError
 from isovox.training.corpus.decode import probe, read_member, require_program
 from isovox.training.corpus.licences import Licence, licence_of, read_copyright, refuse_for_training
@@ -217,9 +218,7 @@ def _write_json(path: Path, data: dict) -> None:
     text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, text)
 
 
 def _render_music(checked: CheckedSource, folder: Path, executor: Executor | None, progress: bool,

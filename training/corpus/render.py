@@ -6,9 +6,7 @@ OUT/corpus.json, written last: its presence means the corpus is complete.
 from __future__ import annotations
 
 import collections
-import json
 import os
-import shutil
 import subprocess
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -16,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import soundfile as sf
+from isovox.core.atomic_files import atomic_path, write_json
 from isovox.core.errors import AudioFileError
 from isovox.training.corpus.compose import Arrangement, compose
 from isovox.training.corpus.mix import instrument_effects, mix_track, place_phrases, vocal_effects
@@ -92,16 +91,13 @@ def plan_tracks(settings: CorpusSettings) -> list[TrackSpec]:
 
 def _write_track(out_dir: str, spec: TrackSpec, stems: dict[str, np.ndarray], sample_rate: int) -> None:
     """Write one track folder atomically (temp folder, then rename)."""
-    final = os.path.join(out_dir, spec.split, spec.name)
-    tmp = os.path.join(out_dir, spec.split, f".tmp-{spec.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    try:
-        for name, audio in stems.items():
-            sf.write(os.path.join(tmp, f"{name}.wav"), audio.T, sample_rate, subtype="PCM_16")
-    except (OSError, RuntimeError) as exc:
-        raise AudioFileError(f"cannot write {tmp}: {exc}; check free disk space and permissions") from exc
-    os.replace(tmp, final)
+    with atomic_path(os.path.join(out_dir, spec.split, spec.name)) as tmp:
+        try:
+            tmp.mkdir()
+            for name, audio in stems.items():
+                sf.write(tmp / f"{name}.wav", audio.T, sample_rate, subtype="PCM_16")
+        except (OSError, RuntimeError) as exc:
+            raise AudioFileError(f"cannot write {tmp}: {exc}; check free disk space and permissions") from exc
 
 
 def render_batch(job: tuple[str, CorpusSettings, Tools, list[TrackSpec]]) -> list[dict]:
@@ -205,8 +201,5 @@ def make_corpus(out_dir: str, settings: CorpusSettings, jobs: int = 1, progress:
         "vocal_to_accompaniment_db": ratio_stats,
         "instrumental_tracks": sum(not t["vocal_sources"] for t in summaries),
         "usage": _usage(summaries), "tracks": summaries}
-    tmp = os.path.join(out_dir, ".corpus.json.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=1)
-    os.replace(tmp, os.path.join(out_dir, "corpus.json"))
+    write_json(os.path.join(out_dir, "corpus.json"), manifest)
     return manifest

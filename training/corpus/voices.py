@@ -9,7 +9,6 @@ resumes. Layout, per source: <item>.flac (44.1 kHz mono, 16-bit FLAC) and source
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from isovox.core.atomic_files import atomic_path, write_json
 from isovox.core.errors import AudioDataError, AudioFileError
 from isovox.training.corpus import vocal_engines as engines
 from isovox.training.corpus.compose import ESPEAK_LANGUAGES, FEMALE_VARIANTS, MALE_VARIANTS, _sentence
@@ -317,13 +317,12 @@ def render_line(source: VocalSource, seed: int, index: int) -> np.ndarray:
 
 
 def _write_flac(path: Path, audio: np.ndarray) -> None:
-    """Write 16-bit FLAC atomically: a hidden temporary file beside `path`, then os.replace."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        sf.write(tmp, audio, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-    except (OSError, RuntimeError, sf.LibsndfileError) as exc:
-        raise AudioFileError(f"cannot write {tmp}: {exc}; check free disk space and permissions") from exc
-    os.replace(tmp, path)
+    """Write 16-bit FLAC atomically (a hidden temporary beside `path`, then a rename)."""
+    with atomic_path(path) as tmp:
+        try:
+            sf.write(tmp, audio, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+        except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+            raise AudioFileError(f"cannot write {tmp}: {exc}; check free disk space and permissions") from exc
 
 
 def _cpu_seconds() -> float:
@@ -359,12 +358,6 @@ def _summary(folder: Path, source: VocalSource, plans: list[LinePlan]) -> dict:
             "attribution": source.attribution, "minutes": round(seconds / 60.0, 2), "items": len(plans),
             "voices": len({source.speaker(p.voice) for p in plans}), "bandwidth_hz": source.bandwidth_hz,
             "excluded": [], "notes": source.notes}
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def render_voices(out_root: Path, split: str, minutes_per_source: float, jobs: int, seed: int, *,
@@ -414,7 +407,7 @@ def render_voices(out_root: Path, split: str, minutes_per_source: float, jobs: i
     summaries = []
     for source in chosen:
         summary = _summary(folders[source.name], source, plans[source.name])
-        _write_json(folders[source.name] / "source.json", summary)
+        write_json(folders[source.name] / "source.json", summary)
         summaries.append(summary)
         audio_s, wall_s, cpu_s = spent[source.name]
         if cpu_s > 0:
