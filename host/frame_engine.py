@@ -76,7 +76,8 @@ class FrameEngine:
         self._pending = np.zeros((ch, bins, self.lookahead_frames), np.complex64)
         self._tail = np.zeros((ch, n_fft - hop), np.float32)
         # work buffers of the one-hop path
-        self._padded_hop = np.zeros((ch, hop), np.float32)       # one hop, channels padded to whole groups
+        # one hop, channels padded to whole groups (only a stereo model given an odd channel count pads)
+        self._padded_hop = np.zeros((ch, hop), np.float32) if ch != channels else None
         self._frame = np.zeros((ch, n_fft), np.float32)          # history + the new hop
         self._windowed = np.zeros((ch, n_fft), np.float32)
         self._spectrum = np.zeros((ch, bins), np.complex64)
