@@ -18,10 +18,9 @@ def test_file_appears_only_when_the_block_ends(tmp_path):
 def test_a_failed_write_keeps_the_old_file_and_removes_the_temporary(tmp_path):
     target = tmp_path / "out.txt"
     target.write_text("old")
-    with pytest.raises(RuntimeError, match="disk full"):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("disk full")
+    with pytest.raises(RuntimeError, match="disk full"), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 
@@ -31,11 +30,10 @@ def test_a_folder_is_renamed_whole_or_removed(tmp_path):
         tmp.mkdir()
         (tmp / "vocals.wav").write_bytes(b"x")
     assert (tmp_path / "track" / "vocals.wav").read_bytes() == b"x"
-    with pytest.raises(KeyboardInterrupt):
-        with atomic_path(tmp_path / "other") as tmp:
-            tmp.mkdir()
-            (tmp / "vocals.wav").write_bytes(b"x")
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), atomic_path(tmp_path / "other") as tmp:
+        tmp.mkdir()
+        (tmp / "vocals.wav").write_bytes(b"x")
+        raise KeyboardInterrupt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["track"]
 
 
