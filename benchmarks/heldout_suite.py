@@ -334,7 +334,7 @@ def build_suite(pools: Path, out: Path, clips_per_category: int = 10, seed: int 
     if render_midi is render_freepats:
         find_timidity()
     out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
+    with atomic_path(out, sole_writer=True) as tmp:
         return _write_suite(tmp, pools, sources, clips_per_category, seed, clip_samples, render_midi, progress)
 
 

@@ -7,6 +7,7 @@ ends in `.tmp`, so a cleaner can recognise what a stopped run left behind.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -28,11 +29,14 @@ def _remove(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, sole_writer: bool = False) -> Iterator[Path]:
     """Yield a temporary path (for a file or a folder) to write instead of `path`; rename it onto `path`
-    when the block ends without an exception, else remove it."""
+    when the block ends without an exception, else remove it. `sole_writer`: no other process writes
+    `path`, so temporaries of it that any earlier (stopped) process left are removed first."""
     path = Path(path)
     tmp = temporary_path(path)
+    for stale in (path.parent.glob(f".{glob.escape(path.name)}.*.tmp") if sole_writer else ()):
+        _remove(stale)
     _remove(tmp)
     try:
         yield tmp
@@ -47,6 +51,11 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def json_text(data: object, indent: int = 1) -> str:
+    """`data` as the project's JSON files hold it: indented, non-ASCII kept, a trailing newline."""
+    return json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
+
+
 def write_json(path: str | os.PathLike, data: object, indent: int = 1) -> None:
-    """Write `data` as JSON (non-ASCII kept, trailing newline) to `path` atomically."""
-    write_text(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+    """Write `data` as `json_text` to `path` atomically."""
+    write_text(path, json_text(data, indent))

@@ -50,3 +50,12 @@ def test_write_json_keeps_non_ascii_and_ends_with_a_newline(tmp_path):
     text = target.read_text(encoding="utf-8")
     assert text.endswith("\n") and "Émilie" in text
     assert json.loads(text) == {"voice": "Émilie", "minutes": 1.5}
+
+
+def test_a_sole_writer_removes_what_a_stopped_process_left(tmp_path):
+    target = tmp_path / "track"
+    (tmp_path / ".track.99999999.tmp").mkdir()            # a folder a killed run left behind
+    (tmp_path / ".other.99999999.tmp").write_text("not ours")
+    with atomic_path(target, sole_writer=True) as tmp:
+        tmp.mkdir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.99999999.tmp", "track"]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from isovox.core.atomic_files import write_text
+from isovox.core.atomic_files import json_text, write_text
 from isovox.core.errors import ToolMissingError
 from isovox.training.corpus.decode import probe, read_member, require_program
 from isovox.training.corpus.licences import Licence, licence_of, read_copyright, refuse_for_training
@@ -215,7 +215,7 @@ def _is_complete(folder: Path) -> bool:
 
 def _write_json(path: Path, data: dict) -> None:
     """Write atomically (temp file, then rename); leave the file alone if it already says the same."""
-    text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    text = json_text(data)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return
     write_text(path, text)

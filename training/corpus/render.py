@@ -91,7 +91,7 @@ def plan_tracks(settings: CorpusSettings) -> list[TrackSpec]:
 
 def _write_track(out_dir: str, spec: TrackSpec, stems: dict[str, np.ndarray], sample_rate: int) -> None:
     """Write one track folder atomically (temp folder, then rename)."""
-    with atomic_path(os.path.join(out_dir, spec.split, spec.name)) as tmp:
+    with atomic_path(os.path.join(out_dir, spec.split, spec.name), sole_writer=True) as tmp:
         try:
             tmp.mkdir()
             for name, audio in stems.items():
