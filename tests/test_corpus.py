@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 from isovox.core.errors import AudioFileError, LicenceError, ToolMissingError
-from isovox.training.corpus.render import CorpusSettings, make_corpus, plan_tracks
-from isovox.training.corpus.tools import find_tools
+from isovox.training.corpus.compose import Note, Part
+from isovox.training.corpus.render import CorpusSettings, drums_soundfont, make_corpus, plan_tracks
+from isovox.training.corpus.synth import render_midi_segments
+from isovox.training.corpus.tools import DRUM_KIT_DIR, Tools, find_tools
 
 STEM_FILES = ("mixture", "vocals", "drums", "bass", "other")
 SEED = 4
@@ -159,3 +161,56 @@ def test_cli_refuses_a_reserved_soundfont_in_one_line(tmp_path: Path):
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "reserved" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+KIT = Path(DRUM_KIT_DIR) / "Black_Pearl_4_LV2.sf2"
+needs_kit = pytest.mark.skipif(not KIT.is_file(), reason="needs apt-get install avldrums.lv2-soundfont")
+
+
+def _drum_part(program: int) -> Part:
+    """Kick, snare, closed and open hi-hat, crash: GM drum notes every 0.25 s."""
+    return Part("drums", program, True, [Note(0.25 * i, 0.2, pitch, 100) for i, pitch in enumerate((36, 38, 42, 46, 49))])
+
+
+@needs_kit
+def test_a_recorded_kit_plays_the_general_midi_drum_notes(tmp_path: Path):
+    """The kit's only preset is bank 0: on the drum channel (bank 128) it would render silence."""
+    tools = find_tools(drum_soundfonts=(str(KIT),))
+    stems = [(2.0, [_drum_part(0)]), (2.0, [_drum_part(0)])]
+    kit, general_midi = render_midi_segments(tools, str(tmp_path), stems, 22050, [str(KIT), tools.soundfont])
+    assert kit.shape == general_midi.shape == (2, 44100)
+    hits = [float(np.sqrt(np.mean(kit[:, round(0.25 * i * 22050):round((0.25 * i + 0.1) * 22050)] ** 2)))
+            for i in range(5)]
+    assert min(hits) > 1e-3, hits  # every piece sounds
+    assert np.abs(kit - general_midi).max() > 0.1  # and it is not the General MIDI kit
+
+
+def test_recorded_kits_stand_in_for_acoustic_kits_only_one_per_track_in_turn(tmp_path: Path):
+    kits = (str(tmp_path / "a.sf2"), str(tmp_path / "b.sf2"))
+    tools = Tools("fluidsynth", "espeak-ng", "text2wave", "gm.sf2", kits)
+    assert [drums_soundfont(tools, i, [_drum_part(0)]) for i in range(3)] == [kits[0], kits[1], kits[0]]
+    assert drums_soundfont(tools, 0, [_drum_part(16), _drum_part(8)]) == kits[0]
+    assert drums_soundfont(tools, 0, [_drum_part(0), _drum_part(25)]) == "gm.sf2"  # TR-808 stays electronic
+    assert drums_soundfont(tools, 0, []) == "gm.sf2"
+    assert drums_soundfont(Tools("fluidsynth", "espeak-ng", "text2wave", "gm.sf2"), 0, [_drum_part(0)]) == "gm.sf2"
+
+
+def test_reserved_or_missing_drum_kits_are_refused(tmp_path: Path):
+    (tmp_path / "TimGM6mb.sf2").write_bytes(b"sfbk")
+    with pytest.raises(LicenceError, match="reserved"):
+        find_tools(drum_soundfonts=(str(tmp_path / "TimGM6mb.sf2"),))
+    with pytest.raises(ToolMissingError, match="avldrums.lv2-soundfont"):
+        find_tools(drum_soundfonts=(str(tmp_path / "none.sf2"),))
+
+
+@needs_kit
+def test_corpus_with_a_recorded_kit_names_it_per_track(tmp_path: Path):
+    settings = CorpusSettings(minutes=0.7, seed=SEED, test_fraction=0.0, drum_soundfonts=(str(KIT),))
+    manifest = make_corpus(str(tmp_path / "c"), settings, jobs=1, progress=False)
+    assert manifest["sources"]["drum_soundfonts"] == [str(KIT)]
+    assert any(track["drums_soundfont"] == KIT.name for track in manifest["tracks"])
+    for track in manifest["tracks"]:
+        acoustic = track["programs"]["drums"] and all(p in (0, 8, 16) for p in track["programs"]["drums"])
+        assert track["drums_soundfont"] == (KIT.name if acoustic else "FluidR3_GM.sf2")
+        drums = _read(tmp_path / "c" / "train" / track["name"] / "drums.wav")
+        assert not track["programs"]["drums"] or np.abs(drums).max() > 1000

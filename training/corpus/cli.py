@@ -1,10 +1,11 @@
-"""`isovox make-corpus OUT --minutes N --seed S [--soundfont SF2]`: render the built-in synthetic training
-corpus (General MIDI accompaniment from one soundfont, rendered voices)."""
+"""`isovox make-corpus OUT --minutes N --seed S [--soundfont SF2] [--drum-soundfont KIT.sf2 ...]`: render the
+built-in synthetic training corpus (General MIDI accompaniment from one soundfont, optionally recorded drum
+kits, rendered voices)."""
 from __future__ import annotations
 
 import argparse
 
-from isovox.training.corpus.tools import SOUNDFONT_PATH
+from isovox.training.corpus.tools import DRUM_KIT_DIR, SOUNDFONT_PATH
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--soundfont", default=SOUNDFONT_PATH, metavar="SF2",
                         help=f"General MIDI soundfont of the instruments (default: {SOUNDFONT_PATH}); the fonts "
                              "../shared/DATA.md reserves are refused")
+    parser.add_argument("--drum-soundfont", action="append", default=[], metavar="KIT.SF2",
+                        help="a soundfont whose only preset is one recorded drum kit (repeatable; e.g. "
+                             f"{DRUM_KIT_DIR}/Black_Pearl_4_LV2.sf2 from avldrums.lv2-soundfont): it plays "
+                             "the acoustic General MIDI kits, one kit per track in turn")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
                              "0 <= fraction < 1, "
                              "rate >= 8000, jobs >= 1; fix the option")
     settings = CorpusSettings(minutes=args.minutes, seed=args.seed, sample_rate=args.sample_rate,
-                              test_fraction=args.test_fraction, soundfont=args.soundfont)
+                              test_fraction=args.test_fraction, soundfont=args.soundfont,
+                              drum_soundfonts=tuple(args.drum_soundfont))
     manifest = make_corpus(args.out, settings, jobs=args.jobs)
     print(f"wrote {manifest['track_count']} track(s) ({manifest['hours'] * 60:.1f} min) to {args.out}")
     return 0

@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 from isovox.core.atomic_files import atomic_path, write_json
 from isovox.core.errors import AudioFileError
-from isovox.training.corpus.compose import Arrangement, compose
+from isovox.training.corpus.compose import Arrangement, Part, compose
 from isovox.training.corpus.mix import instrument_effects, mix_track, place_phrases, vocal_effects
 from isovox.training.corpus.synth import render_midi_segments, render_phrase
 from isovox.training.corpus.tools import SOUNDFONT_PATH, Tools, find_tools
@@ -47,6 +47,7 @@ GM_NAMES = (
     "Tinkle Bell", "Agogo", "Steel Drums", "Woodblock", "Taiko Drum", "Melodic Tom", "Synth Drum",
     "Reverse Cymbal", "Guitar Fret Noise", "Breath Noise", "Seashore", "Bird Tweet", "Telephone Ring",
     "Helicopter", "Applause", "Gunshot")
+ACOUSTIC_KIT_PROGRAMS = (0, 8, 16)  # GM Standard, Room, Power: what a recorded rock kit stands in for
 DRUM_KIT_NAMES = {0: "Standard", 8: "Room", 16: "Power", 24: "Electronic", 25: "TR-808", 32: "Jazz",
                   40: "Brush", 48: "Orchestra"}
 
@@ -62,6 +63,7 @@ class CorpusSettings:
     min_track_seconds: float = 20.0
     max_track_seconds: float = 40.0
     soundfont: str = SOUNDFONT_PATH   # General MIDI font of the instruments
+    drum_soundfonts: tuple[str, ...] = ()  # recorded kits that play the acoustic GM kits, in turn per track
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,14 @@ def _write_track(out_dir: str, spec: TrackSpec, stems: dict[str, np.ndarray], sa
             raise AudioFileError(f"cannot write {tmp}: {exc}; check free disk space and permissions") from exc
 
 
+def drums_soundfont(tools: Tools, track_index: int, drum_parts: list[Part]) -> str:
+    """The font of a track's drum stem: a recorded kit (the next one per track) where its kits are all
+    acoustic; electronic, jazz, brush and orchestral kits, and every run without kits, stay General MIDI."""
+    if tools.drum_soundfonts and drum_parts and all(p.program in ACOUSTIC_KIT_PROGRAMS for p in drum_parts):
+        return tools.drum_soundfonts[track_index % len(tools.drum_soundfonts)]
+    return tools.soundfont
+
+
 def render_batch(job: tuple[str, CorpusSettings, Tools, list[TrackSpec]]) -> list[dict]:
     """Render and write a batch of tracks (one fluidsynth run); returns one summary dict per track."""
     out_dir, settings, tools, specs = job
@@ -109,8 +119,10 @@ def render_batch(job: tuple[str, CorpusSettings, Tools, list[TrackSpec]]) -> lis
     summaries = []
     with tempfile.TemporaryDirectory(prefix="isovox-corpus-") as workdir:
         midi_stems = [(a.duration_s, a.parts[s]) for a in arrangements for s in MIDI_STEMS]
-        rendered = render_midi_segments(tools, workdir, midi_stems, sr)
-        for k, (spec, arr, rng) in enumerate(zip(specs, arrangements, rngs)):
+        kits = [drums_soundfont(tools, spec.index, a.parts["drums"]) for spec, a in zip(specs, arrangements)]
+        fonts = [kit if s == "drums" else tools.soundfont for kit in kits for s in MIDI_STEMS]
+        rendered = render_midi_segments(tools, workdir, midi_stems, sr, fonts)
+        for k, (spec, arr, rng, kit) in enumerate(zip(specs, arrangements, rngs, kits)):
             drums, bass, other, gm_voice = rendered[4 * k: 4 * k + 4]
             n = drums.shape[1]
             phrases = [(p.start_s, p.gain_db, render_phrase(tools, workdir, p, sr)) for p in arr.phrases]
@@ -125,7 +137,8 @@ def render_batch(job: tuple[str, CorpusSettings, Tools, list[TrackSpec]]) -> lis
             _write_track(out_dir, spec, ints, sr)
             sources = {p.source for p in arr.phrases} | ({"gm-voice-patch"} if arr.parts["vocals"] else set())
             summaries.append({"name": spec.name, "split": spec.split, "seconds": spec.duration_s,
-                              **arr.description, "vocal_sources": sorted(sources),
+                              **arr.description, "drums_soundfont": os.path.basename(kit),
+                              "vocal_sources": sorted(sources),
                               "voices": sorted({p.voice for p in arr.phrases}), **levels})
     return summaries
 
@@ -158,7 +171,7 @@ def make_corpus(out_dir: str, settings: CorpusSettings, jobs: int = 1, progress:
     """Render the whole corpus into `out_dir` (must not hold a corpus yet); returns the manifest."""
     from tqdm import tqdm
 
-    tools = find_tools(settings.soundfont)
+    tools = find_tools(settings.soundfont, settings.drum_soundfonts)
     splits = [os.path.join(out_dir, s) for s in ("train", "test")]
     if os.path.exists(os.path.join(out_dir, "corpus.json")) or any(
             os.path.isdir(s) and os.listdir(s) for s in splits):
@@ -195,7 +208,7 @@ def make_corpus(out_dir: str, settings: CorpusSettings, jobs: int = 1, progress:
         "track_counts": {sp: sum(t["split"] == sp for t in summaries) for sp in ("train", "test")},
         "hours": round(total_s / 3600, 4), "split_hours": split_hours,
         "layout": "MUSDB18-HQ: {train,test}/<track>/{mixture,vocals,drums,bass,other}.wav, 16-bit PCM stereo",
-        "sources": {"soundfont": tools.soundfont, "espeak": "espeak-ng voices (language+variant)",
+        "sources": {"soundfont": tools.soundfont, "drum_soundfonts": list(tools.drum_soundfonts), "espeak": "espeak-ng voices (language+variant)",
                     "festival": "festival kal_diphone (text2wave, singing mode and speech)",
                     "tools": _tool_versions(tools)},
         "vocal_to_accompaniment_db": ratio_stats,

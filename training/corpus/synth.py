@@ -1,11 +1,12 @@
 """Sound sources: fluidsynth (General MIDI soundfont), espeak-ng and festival's kal voice.
 
 One fluidsynth process renders many stems: their parts are laid one after another in a single MIDI
-file (`render_midi_segments`), then cut apart, so the soundfont loads once per batch. Voices render one
+file (`render_midi_segments`), then cut apart, so each soundfont loads once per batch. Voices render one
 phrase per process. Every function returns float32 audio at the requested sample rate.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import subprocess
@@ -83,17 +84,40 @@ def write_segments_midi(path: str, segments: list[tuple[float, list[Part]]], end
     midi.save(path)
 
 
+def _as_kit_preset(part: Part) -> Part:
+    """A drum part for a kit soundfont, whose only preset (bank 0, program 0) is the kit: played on a
+    melodic channel, since the drum channel would look for bank 128. GM drum notes map onto its pieces."""
+    return dataclasses.replace(part, program=0, is_drum=False) if part.is_drum else part
+
+
 def render_midi_segments(tools: Tools, workdir: str, stems: list[tuple[float, list[Part]]],
-                         sample_rate: int) -> list[np.ndarray]:
-    """Render each (duration_s, parts) stem in one fluidsynth run; returns (2, round(duration*sr)) each."""
+                         sample_rate: int, soundfonts: list[str] | None = None) -> list[np.ndarray]:
+    """Render each (duration_s, parts) stem, one fluidsynth run per soundfont; returns (2, round(duration*sr))
+    each. `soundfonts[k]` is stem k's font (default `tools.soundfont`); stems on a font of
+    `tools.drum_soundfonts` have their drum parts played as that kit."""
+    fonts = soundfonts or [tools.soundfont] * len(stems)
+    out: list[np.ndarray] = [np.empty((2, 0), np.float32)] * len(stems)
+    for font in dict.fromkeys(fonts):
+        picked = [k for k, f in enumerate(fonts) if f == font]
+        as_kit = font in tools.drum_soundfonts
+        batch = [(stems[k][0], [_as_kit_preset(p) for p in stems[k][1]] if as_kit else stems[k][1])
+                 for k in picked]
+        for k, audio in zip(picked, _render_font(tools.fluidsynth, font, workdir, batch, sample_rate)):
+            out[k] = audio
+    return out
+
+
+def _render_font(fluidsynth: str, soundfont: str, workdir: str, stems: list[tuple[float, list[Part]]],
+                 sample_rate: int) -> list[np.ndarray]:
+    """Lay the stems one after another in one MIDI file, render it with `soundfont`, cut it apart."""
     segments, offset = [], 0.0
     for duration_s, parts in stems:
         segments.append((offset, parts))
         offset += duration_s + SEGMENT_TAIL_S
     mid, wav = os.path.join(workdir, "batch.mid"), os.path.join(workdir, "batch.wav")
     write_segments_midi(mid, segments, offset)
-    _run([tools.fluidsynth, "-ni", "-q", "-g", "0.5", "-r", str(sample_rate), "-o", "audio.file.format=float",
-          "-o", "synth.polyphony=256", "-F", wav, tools.soundfont, mid], "fluidsynth")
+    _run([fluidsynth, "-ni", "-q", "-g", "0.5", "-r", str(sample_rate), "-o", "audio.file.format=float",
+          "-o", "synth.polyphony=256", "-F", wav, soundfont, mid], "fluidsynth")
     audio, _sr = _read(wav, "fluidsynth")
     os.remove(wav)
     total = round(offset * sample_rate) + sample_rate
