@@ -69,6 +69,9 @@ def main() -> int:
     parser.add_argument("--merge", action="append", default=[], type=Path, metavar="JSON",
                         help="add the rows of an earlier run's JSON on the same clips")
     parser.add_argument("--no-griffinlim", action="store_true", help="skip the Griffin-Lim rows (slow)")
+    parser.add_argument("--no-spatial-wiener", dest="spatial_wiener", action="store_false",
+                        help="isovox rows apply a stereo model's masks as they are (default: through the "
+                             "spatial Wiener filter, as `isovox separate` does)")
     parser.add_argument("--baseline-model", "--seed-model", dest="baseline_model",
                         help="hook: a --output-kind magnitude model (the baseline recipe), scored with random-phase GL")
     parser.add_argument("--openunmix", action="store_true", help="hook: score Open-Unmix umxhq (see docstring)")
@@ -83,14 +86,16 @@ def main() -> int:
         clips, skipped = quality.load_clips(args.data, args.clip_seconds, args.max_tracks)
         methods = {} if args.no_references else quality.reference_methods(griffinlim=not args.no_griffinlim)
         if not args.no_isovox:
-            methods["isovox offline"] = quality.separator_method(args.model, args.device)
-            methods["isovox streaming (512-sample blocks)"] = quality.streaming_method(args.model, args.device)
+            wiener = args.spatial_wiener
+            methods["isovox offline"] = quality.separator_method(args.model, args.device, spatial_wiener=wiener)
+            methods["isovox streaming (512-sample blocks)"] = quality.streaming_method(
+                args.model, args.device, spatial_wiener=wiener)
             if not args.no_griffinlim:
                 methods["isovox offline, Griffin-Lim phase"] = quality.separator_method(
-                    args.model, args.device, phase="griffinlim")
+                    args.model, args.device, phase="griffinlim", spatial_wiener=wiener)
         for item in args.extra_model:
             name, _, path = item.partition("=")
-            methods[name] = quality.separator_method(path, args.device)
+            methods[name] = quality.separator_method(path, args.device, spatial_wiener=args.spatial_wiener)
         if args.baseline_model:
             methods["baseline config (magnitude, L1, GL from random phase)"] = quality.baseline_method(
                 args.baseline_model, args.device)

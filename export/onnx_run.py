@@ -4,16 +4,18 @@ quality benchmark and the tests compare against.
 Unlike the runtime's `FrameEngine` (hop by hop, carried buffers), this runs the model over a whole
 spectrogram in one call (or chunks with carried state): core STFT → log-magnitude, channels grouped as
 the model takes them (`core.channel_groups`) → ONNX Runtime →
-mask or magnitude on the mixture → core ISTFT. Look-ahead is compensated as in
+mask or magnitude on the mixture (a stereo mask model's pairs through the spatial Wiener filter,
+`core.spatial_wiener`, over all frames at once) → core ISTFT. Look-ahead is compensated as in
 `UNet.separate_offline`: L silent frames appended, the first L output frames dropped.
 """
 from __future__ import annotations
 
 import numpy as np
-from isovox.core.channel_groups import group_channels, ungroup_channels
+from isovox.core.channel_groups import group_channels, pad_to_groups, ungroup_channels
 from isovox.core.features import LOG_FLOOR, log_magnitude
 from isovox.core.masks import apply_output
 from isovox.core.model_metadata import INPUT_NAME
+from isovox.core.spatial_wiener import SpatialWiener, filters
 from isovox.core.stft import istft, stft
 from isovox.host.model_file import LoadedModel
 
@@ -62,9 +64,15 @@ def model_output(loaded: LoadedModel, spectrum: np.ndarray, chunk_frames: int | 
     return ungroup_channels(run_sequence(loaded, features, chunk_frames), spectrum.shape[0])[..., lookahead:]
 
 
-def separate_vocals(loaded: LoadedModel, mixture: np.ndarray, chunk_frames: int | None = None) -> np.ndarray:
+def separate_vocals(loaded: LoadedModel, mixture: np.ndarray, chunk_frames: int | None = None,
+                    spatial_wiener: bool = True) -> np.ndarray:
     """(channels, samples) mixture at the model's rate → (channels, samples) vocals, mixture phase."""
-    config = loaded.metadata.stft
+    config, kind = loaded.metadata.stft, loaded.metadata.output_kind
     spectrum = stft(mixture, config)
-    output = model_output(loaded, spectrum, chunk_frames)
-    return istft(apply_output(spectrum, output, loaded.metadata.output_kind), config, mixture.shape[-1])
+    if not (spatial_wiener and filters(loaded.input_channels, kind)):
+        output = model_output(loaded, spectrum, chunk_frames)
+        return istft(apply_output(spectrum, output, kind), config, mixture.shape[-1])
+    padded = pad_to_groups(spectrum, 2)  # a lone last channel as a pair of copies, as the model sees it
+    wiener = SpatialWiener(padded.shape[0], config.spectrum_bins, config.sample_rate / config.hop_samples)
+    vocals = wiener.apply(padded, model_output(loaded, padded, chunk_frames))[:mixture.shape[0]]
+    return istft(vocals, config, mixture.shape[-1])

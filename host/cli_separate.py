@@ -69,6 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "from it. Griffin-Lim pays when the magnitude is close to the true one (+~2 dB "
                              "SDR with ideal masks); with the shipped model it scores 0.05 dB lower and runs "
                              "slower, so keep the default unless your model's quality benchmark says otherwise")
+    parser.add_argument("--spatial-wiener", action=argparse.BooleanOptionalAction, default=True,
+                        help="a stereo model's channel pairs through the causal spatial Wiener filter, which "
+                             "also uses where the voice sits in the stereo image (default: on; +0.1 dB SDR on "
+                             "the held-out suite); --no-spatial-wiener applies the model's masks as they are")
     parser.add_argument("--plot", metavar="PNG", help="also save a spectrogram figure of mixture and vocals "
                                                       "(one input file)")
     parser.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
@@ -93,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     for source, error in plan.failures:
         _print_error(str(source), str(error))
     todo = [track for track in plan.tracks if track.outputs]
-    separator_args = {"model": args.model, "device": args.device, "phase": args.phase}
+    separator_args = {"model": args.model, "device": args.device, "phase": args.phase,
+                      "spatial_wiener": args.spatial_wiener}
     separator = Separator(**separator_args) if todo else None  # a bad model fails once, before any work
     if separator is not None and not args.quiet:  # stderr stays for errors only
         jobs = f", {min(args.jobs, len(todo))} files at once" if args.jobs > 1 and len(todo) > 1 else ""

@@ -6,7 +6,8 @@ explicitly (see `isovox.core.model_metadata`), both compute exactly the same fra
 
 Per hop (frame k covers input samples ``[k*hop - (n_fft - hop), (k + 1)*hop)``):
 analysis window → rfft → `log_magnitude` → model (output frame t belongs to input frame t - L) →
-mask or magnitude applied to the mixture spectrum of frame t - L → optional Griffin-Lim phase
+mask or magnitude applied to the mixture spectrum of frame t - L (a stereo mask model's pairs through
+the causal spatial Wiener filter, `core.spatial_wiener`, unless turned off) → optional Griffin-Lim phase
 (`BlockGriffinLim`, adds its delay) → irfft × synthesis window → overlap-add → the oldest `hop`
 samples are final and leave the engine. A stereo model (`input_channels` 2) sees channel pairs: the
 engine then runs on the channels padded to whole pairs (`core.channel_groups`: a mono stream is fed as
@@ -25,6 +26,7 @@ from isovox.core.features import LOG_FLOOR, log_magnitude
 from isovox.core.latency import engine_delay_samples
 from isovox.core.masks import apply_magnitude, apply_mask
 from isovox.core.phase import BlockGriffinLim
+from isovox.core.spatial_wiener import SpatialWiener, filters
 from isovox.core.stft import frames_of, overlap_add
 
 from .model_file import LoadedModel
@@ -48,7 +50,8 @@ class FrameEngine:
 
     def __init__(self, loaded: LoadedModel, channels: int, phase: str = "mixture",
                  griffinlim_iterations: int = 8, griffinlim_lookahead_frames: int = 3,
-                 griffinlim_block_frames: int = 1, griffinlim_momentum: float = 0.0):
+                 griffinlim_block_frames: int = 1, griffinlim_momentum: float = 0.0,
+                 spatial_wiener: bool = True):
         if phase not in PHASES:
             raise SettingError(f"phase {phase!r} is not one of {PHASES}")
         if loaded.fixed_frames is not None:
@@ -64,6 +67,8 @@ class FrameEngine:
         self._slots = ch = channel_slots(channels, group)
         self.lookahead_frames = loaded.metadata.lookahead_frames
         self._apply = apply_mask if loaded.metadata.output_kind == "mask" else apply_magnitude
+        self._wiener = (SpatialWiener(ch, cfg.spectrum_bins, cfg.sample_rate / cfg.hop_samples)
+                        if spatial_wiener and filters(group, loaded.metadata.output_kind) else None)
         self._output_names = [loaded.output_name, *loaded.state_output_names]
         self._phase = None
         if phase == "griffinlim":
@@ -126,6 +131,15 @@ class FrameEngine:
         self._samples_out = 0
         if self._phase:
             self._phase.reset()
+        if self._wiener is not None:
+            self._wiener.reset()
+
+    def _estimate(self, mixture: np.ndarray, output: np.ndarray) -> np.ndarray:
+        """Mixture spectra (slots, bins, frames) and model output (slots, model_bins, frames) → the vocals'
+        spectra (slots, bins, frames); stereo pairs through the spatial Wiener filter when it is on."""
+        if self._wiener is not None:
+            return self._wiener.apply(mixture, output)
+        return self._apply(mixture, output)
 
     def process(self, audio: np.ndarray) -> np.ndarray:
         """(channels, F*hop) float32 new input → (channels, F*hop) float32 output (see alignment).
@@ -161,11 +175,11 @@ class FrameEngine:
         # output frame t belongs to frame t - L: the oldest pending spectrum, whose slot takes frame t
         if self.lookahead_frames:
             slot = self._pending_start
-            estimate = self._apply(self._pending[..., slot:slot + 1], self._slot_output)
+            estimate = self._estimate(self._pending[..., slot:slot + 1], self._slot_output)
             np.copyto(self._pending[..., slot], self._spectrum)
             self._pending_start = (slot + 1) % self.lookahead_frames
         else:
-            estimate = self._apply(self._spectrum[..., None], self._slot_output)
+            estimate = self._estimate(self._spectrum[..., None], self._slot_output)
         if self._phase:
             estimate = self._phase.push(estimate)
         # synthesis
@@ -210,7 +224,7 @@ class FrameEngine:
         mixture = np.concatenate([pending, spectrum], axis=-1)
         np.copyto(self._pending, mixture[..., num_frames:])
         self._pending_start = 0
-        estimate = self._apply(mixture[..., :num_frames], ungroup_channels(outputs[0], self._slots))
+        estimate = self._estimate(mixture[..., :num_frames], ungroup_channels(outputs[0], self._slots))
         if self._phase:
             estimate = self._phase.push(estimate)
         # synthesis: weighted overlap-add onto the carried tail; the first F*hop samples are final

@@ -70,17 +70,20 @@ class Separator:
     to 7.7 dB while fast Griffin-Lim (0.99, 32 iterations) lowered it to 1.7 dB).
     chunk_frames: hops per ONNX Runtime run (memory is constant in the file length; on a 2-core CPU 64
     ran a 3-minute file as fast as 256, at 298 MB peak RSS instead of 776 MB).
+    spatial_wiener: a stereo mask model's channel pairs go through the causal spatial Wiener filter
+    (`core.spatial_wiener`; +0.1 dB SDR on the held-out suite); False applies the masks as they are.
     """
 
     def __init__(self, model: str | os.PathLike = "default", device: str = "auto", phase: str = "mixture",
                  griffinlim_iterations: int = 16, griffinlim_lookahead_frames: int = 16,
                  griffinlim_block_frames: int = 128, griffinlim_momentum: float = 0.0,
-                 chunk_frames: int = 64, intra_op_threads: int = 0):
+                 chunk_frames: int = 64, intra_op_threads: int = 0, spatial_wiener: bool = True):
         self._loaded = open_model(model, device, intra_op_threads=intra_op_threads)
         self._engine_settings = {
             "phase": phase, "griffinlim_iterations": griffinlim_iterations,
             "griffinlim_lookahead_frames": griffinlim_lookahead_frames,
             "griffinlim_block_frames": griffinlim_block_frames, "griffinlim_momentum": griffinlim_momentum,
+            "spatial_wiener": spatial_wiener,
         }
         FrameEngine(self._loaded, 1, **self._engine_settings)  # validate the settings now
         self.chunk_frames = chunk_frames

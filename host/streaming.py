@@ -38,13 +38,16 @@ class StreamingSeparator:
     live monitor's choice).
     max_block_samples: the largest block `process` accepts. deadline_fraction: when set, a call that
     takes longer than this fraction of its block's duration counts in `deadline_misses`.
+    spatial_wiener: a stereo mask model's channel pairs go through the causal spatial Wiener filter
+    (`core.spatial_wiener`), exactly as offline; False applies the masks as they are.
     """
 
     def __init__(self, model: str | os.PathLike = "default", device: str = "auto", phase: str = "mixture",
                  sample_rate: int | None = None, channels: int = 2, max_block_samples: int = 8192,
                  griffinlim_iterations: int = 8, griffinlim_lookahead_frames: int = 3,
                  resample: bool = False, intra_op_threads: int = 1,
-                 deadline_fraction: float | None = None, resample_quality: str = "HQ"):
+                 deadline_fraction: float | None = None, resample_quality: str = "HQ",
+                 spatial_wiener: bool = True):
         if max_block_samples < 1:
             raise AudioDataError(f"max_block_samples must be >= 1, got {max_block_samples}")
         self._loaded = open_model(model, device, intra_op_threads=intra_op_threads)
@@ -59,7 +62,7 @@ class StreamingSeparator:
         self.max_block_samples = max_block_samples
         self.deadline_fraction = deadline_fraction
         self._engine = FrameEngine(self._loaded, channels, phase, griffinlim_iterations,
-                                   griffinlim_lookahead_frames)
+                                   griffinlim_lookahead_frames, spatial_wiener=spatial_wiener)
         hop = self._engine.cfg.hop_samples
         self._resampling = self._sample_rate != model_rate
         out_capacity = hop - 1 + max_block_samples + hop

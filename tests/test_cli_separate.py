@@ -141,3 +141,18 @@ def test_shorter_than_one_window_still_works(tiny_model_path, tmp_path, frames):
     assert separate(tiny_model_path, source, "-o", tmp_path / "v.ogg", "-q") == 0
     info = sf.info(str(tmp_path / "v.ogg"))
     assert (info.frames, info.channels, info.samplerate) == (frames, 1, 22050)
+
+
+@pytest.mark.parametrize("flag, spatial_wiener", [(None, True), ("--no-spatial-wiener", False)])
+def test_spatial_wiener_flag(tiny_stereo_model_path, song, tmp_path, flag, spatial_wiener):
+    """On by default for a stereo model; --no-spatial-wiener applies its masks as they are."""
+    from isovox.host.separator import Separator
+
+    out = tmp_path / "v.wav"
+    assert separate(tiny_stereo_model_path, song, "-o", out, "--bit-depth", "32f", *([flag] if flag else [])) == 0
+    vocals, _ = sf.read(str(out), dtype="float32", always_2d=True)
+    mixture, rate = sf.read(str(song), dtype="float32", always_2d=True)
+    expected = {on: Separator(tiny_stereo_model_path, "cpu", spatial_wiener=on).separate(mixture.T, rate)
+                for on in (True, False)}
+    np.testing.assert_allclose(vocals.T, expected[spatial_wiener], atol=1e-6)
+    assert np.abs(expected[True] - expected[False]).max() > 1e-3

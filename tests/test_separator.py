@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 from isovox.core.errors import AudioDataError, ConfigMismatchError
+from isovox.export.onnx_run import separate_vocals
+from isovox.host.model_file import open_model
 from isovox.host.separator import Separator, stem_paths
 from separation_reference import reference_vocals
 
@@ -200,3 +202,12 @@ def test_file_memory_does_not_grow_with_length(separator, tmp_path):
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     assert peaks[1] < 1.1 * peaks[0], peaks  # 4× the audio, the same peak
+
+
+def test_a_stereo_model_runs_the_spatial_wiener_filter_like_the_reference(tiny_stereo_model_path, music_like):
+    """The runtime's chunked filter equals the whole-signal reference, on and off (`core.spatial_wiener`)."""
+    audio, rate = music_like
+    loaded = open_model(tiny_stereo_model_path, "cpu")
+    for on in (True, False):
+        vocals = Separator(tiny_stereo_model_path, device="cpu", spatial_wiener=on).separate(audio, rate)
+        np.testing.assert_allclose(vocals, separate_vocals(loaded, audio, spatial_wiener=on), atol=2e-6)

@@ -193,16 +193,17 @@ def oracle_irm_griffinlim(clip: Clip, cfg: StftConfig | None = None,
 
 # --- isovox methods ---------------------------------------------------------------------------
 
-def separator_method(model: str | os.PathLike, device: str = "auto", phase: str = "mixture") -> Method:
-    """isovox offline: `Separator(model, device, phase).separate(mixture, sample_rate)`."""
+def separator_method(model: str | os.PathLike, device: str = "auto", phase: str = "mixture",
+                     spatial_wiener: bool = True) -> Method:
+    """isovox offline: `Separator(model, device, phase, spatial_wiener).separate(mixture, sample_rate)`."""
     from isovox.host.separator import Separator
 
-    separator = Separator(model, device, phase=phase)
+    separator = Separator(model, device, phase=phase, spatial_wiener=spatial_wiener)
     return lambda clip: separator.separate(clip.mixture, clip.sample_rate)
 
 
 def streaming_method(model: str | os.PathLike, device: str = "auto", phase: str = "mixture",
-                     block_samples: int = 512) -> Method:
+                     block_samples: int = 512, spatial_wiener: bool = True) -> Method:
     """isovox streaming: the mixture in blocks through a `StreamingSeparator`, then advanced by its
     `latency_samples` so it aligns with the reference (BSS Eval's 512-tap filters would not absorb it)."""
     from isovox.host.streaming import StreamingSeparator
@@ -213,7 +214,8 @@ def streaming_method(model: str | os.PathLike, device: str = "auto", phase: str 
         key = (clip.mixture.shape[0], clip.sample_rate)
         if key not in cache:
             cache[key] = StreamingSeparator(model, device, phase=phase, sample_rate=clip.sample_rate,
-                                            channels=key[0], max_block_samples=block_samples)
+                                            channels=key[0], max_block_samples=block_samples,
+                                            spatial_wiener=spatial_wiener)
         streamer = cache[key]
         streamer.reset()
         latency = streamer.latency_samples
