@@ -26,7 +26,8 @@ def _progress_axis(rows: list[dict]) -> tuple[list[float], str]:
 
 
 def plot_history(log_path: Path, png_path: Path) -> Path:
-    """Training loss and validation vocal SDR against audio seen, with the mixture and oracle-IRM lines."""
+    """Training loss and validation vocal SDR against audio seen, with the mixture and oracle-IRM lines
+    of each epoch's validation clips (they step where a resume with other data changed the clips)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -37,11 +38,11 @@ def plot_history(log_path: Path, png_path: Path) -> Path:
     ax_loss.plot(progress, [float(r["train_loss"]) for r in rows], marker="o")
     ax_loss.set(xlabel=label, ylabel="training loss", title="training loss")
     ax_sdr.plot(progress, [float(r["val_sdr"]) for r in rows], marker="o", label="model")
-    if rows:
-        ax_sdr.axhline(float(rows[0]["mixture_sdr"]), color="grey", linestyle="--", label="mixture")
-        ax_sdr.axhline(float(rows[0]["oracle_irm_sdr"]), color="green", linestyle=":", label="oracle IRM")
+    for key, style, name in (("mixture_sdr", {"color": "grey", "linestyle": "--"}, "mixture"),
+                             ("oracle_irm_sdr", {"color": "green", "linestyle": ":"}, "oracle IRM")):
+        ax_sdr.step(progress, [float(r[key]) for r in rows], where="post", label=name, **style)
     ax_sdr.set(xlabel=label, ylabel="vocal SDR (dB, museval v4)", title="validation")
-    ax_sdr.legend()
+    ax_sdr.legend(loc="lower right", bbox_to_anchor=(1.0, 0.08))  # between the mixture line and the model
     for ax in (ax_loss, ax_sdr):
         ax.grid(alpha=0.3)
     _save(fig, png_path)
