@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def model_info(model: str = "default", device: str = "auto") -> dict:
     """Everything `isovox info` shows, as a JSON-ready dict. Raises `ModelError` for a bad model."""
     from isovox.core.latency import latency_samples
+    from isovox.core.spatial_wiener import filters
     from isovox.host.model_file import available_providers, open_model
 
     with warnings.catch_warnings(record=True) as caught:
@@ -40,6 +41,7 @@ def model_info(model: str = "default", device: str = "auto") -> dict:
         "states": [list(shape) for shape in loaded.state_shapes],
         "latency_samples": latency,
         "latency_ms": round(1000 * latency / stft.sample_rate, 2),
+        "spatial_wiener": filters(loaded.input_channels, metadata.output_kind),
         "properties": dict(sorted(loaded.properties.items())),
         "providers": {
             "available": available_providers(),
@@ -60,7 +62,9 @@ def _text(info: dict) -> str:
         (f"audio:              {stft['sample_rate']} Hz, n_fft {stft['n_fft']}, hop {stft['hop_samples']}, "
          f"window {stft['window']}; channels: {meta['channels']}"),
         f"input layout:       {meta['input_layout']}, frames per call: {frames}",
-        f"output:             {meta['output_kind']}",
+        f"output:             {meta['output_kind']}" + (
+            "; stereo pairs through the spatial Wiener filter (30-s covariances; off: separate "
+            "--no-spatial-wiener)" if info["spatial_wiener"] else ""),
         (f"look-ahead:         {meta['lookahead_frames']} frames; receptive field "
          f"{meta['receptive_field_frames']} past frames; {meta['state_count']} state tensors"),
         f"latency:            {info['latency_samples']} samples ({info['latency_ms']} ms)",

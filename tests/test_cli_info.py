@@ -24,6 +24,11 @@ def test_info_text_shows_metadata_size_and_providers(tiny_lookahead_model_path, 
     assert captured.err == ""   # the CUDA provider's load failure is a note, not log noise
 
 
+def test_info_says_a_stereo_model_goes_through_the_spatial_wiener_filter(tiny_stereo_model_path, capfd):
+    assert main(["info", str(tiny_stereo_model_path), "--device", "cpu"]) == 0
+    assert "output:             mask; stereo pairs through the spatial Wiener filter" in capfd.readouterr().out
+
+
 def test_info_json_is_complete_and_names_the_provider_that_runs(tiny_model_path, capfd):
     assert main(["info", str(tiny_model_path), "--json", "--device", "cpu"]) == 0
     info = json.loads(capfd.readouterr().out)
@@ -35,6 +40,7 @@ def test_info_json_is_complete_and_names_the_provider_that_runs(tiny_model_path,
     assert info["providers"]["used"] == "CPUExecutionProvider"
     assert "CPUExecutionProvider" in info["providers"]["available"]
     assert info["frames_per_call"] is None and info["precision"] == "float32"
+    assert info["spatial_wiener"] is False  # a mono model: masks as they are
     assert set(info["properties"]) >= {"isovox.training_data", "isovox.code_revision", "isovox.model_config"}
 
 
