@@ -57,6 +57,7 @@ class BenchReport:
     machine: str
     sample_rate: int
     phase: str
+    spatial_wiener: bool  # the model's output really goes through the filter (a stereo mask model, not turned off)
     latency_samples: int
     latency_ms: float
     seconds: float
@@ -173,33 +174,36 @@ def offline_rtf(separator, audio: np.ndarray, sample_rate: int, runs: int = 3) -
 def run_bench(model: str | os.PathLike = "default", device: str = "auto",
               block_sizes: tuple[int, ...] = DEFAULT_BLOCK_SIZES, seconds: float = 20.0,
               phase: str = "mixture", warmup_seconds: float = 1.0, offline_runs: int = 3,
-              intra_op_threads: int = 1) -> BenchReport:
+              intra_op_threads: int = 1, spatial_wiener: bool = True) -> BenchReport:
     """Measure latency, per-block time for each of `block_sizes`, offline RTF and peak RSS.
 
     Each block size streams `seconds` of audio after `warmup_seconds` of warm-up through one real
     `StreamingSeparator` (ONNX Runtime with `intra_op_threads`, 1 = a real-time worker); the offline
     clip is `seconds` long and separated `offline_runs` times by a real `Separator`."""
+    from isovox.core.spatial_wiener import filters
     from isovox.host.model_file import resolve_model_path
     from isovox.host.separator import Separator
     from isovox.host.streaming import StreamingSeparator
 
     if not block_sizes or min(block_sizes) < 1:
         raise AudioDataError(f"block sizes must be positive integers, got {list(block_sizes)}")
-    streaming = StreamingSeparator(model, device, phase=phase, channels=2,
-                                   max_block_samples=max(block_sizes), intra_op_threads=intra_op_threads)
+    streaming = StreamingSeparator(model, device, phase=phase, channels=2, max_block_samples=max(block_sizes),
+                                   intra_op_threads=intra_op_threads, spatial_wiener=spatial_wiener)
     sample_rate = streaming.sample_rate
     audio = synthetic_mixture(seconds + warmup_seconds, sample_rate)
     metadata = streaming.model_metadata
     report = BenchReport(
         model=str(resolve_model_path(model)),
         model_config=metadata.model_config, provider=streaming.provider, machine=machine_description(),
-        sample_rate=sample_rate, phase=phase, latency_samples=int(streaming.latency_samples),
+        sample_rate=sample_rate, phase=phase,
+        spatial_wiener=spatial_wiener and filters(metadata.input_channels, metadata.output_kind),
+        latency_samples=int(streaming.latency_samples),
         latency_ms=1e3 * streaming.latency_samples / sample_rate, seconds=seconds,
     )
     for block_samples in block_sizes:
         report.blocks[str(block_samples)] = time_blocks(streaming, audio, block_samples, warmup_seconds)
     report.peak_rss_streaming_mb = peak_rss_mb()
-    offline = Separator(model, device, phase=phase)
+    offline = Separator(model, device, phase=phase, spatial_wiener=spatial_wiener)
     factors = offline_rtf(offline, audio[:, -int(seconds * sample_rate):], sample_rate, offline_runs)
     report.offline_rtf_runs = factors
     report.offline_rtf = float(np.median(factors))
@@ -214,7 +218,7 @@ def format_report(report: BenchReport) -> str:
         f"machine    {report.machine}",
         f"provider   {report.provider}",
         (f"latency    {report.latency_samples} samples = {report.latency_ms:.1f} ms at {report.sample_rate} Hz "
-         f"(phase: {report.phase})"),
+         f"(phase: {report.phase}; spatial Wiener filter {'on' if report.spatial_wiener else 'off'})"),
         (f"offline    real-time factor {report.offline_rtf:.4f} (median of {len(report.offline_rtf_runs)} runs "
          f"on {report.seconds:g} s; {1 / report.offline_rtf if report.offline_rtf > 0 else float('inf'):.1f}× "
          "faster than real time)"),

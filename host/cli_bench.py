@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="execution device (default: auto = CUDA if it works, else CPU)")
     parser.add_argument("--phase", default="mixture", choices=("mixture", "griffinlim"),
                         help="phase of the output (default: mixture)")
+    parser.add_argument("--no-spatial-wiener", dest="spatial_wiener", action="store_false",
+                        help="apply a stereo model's masks as they are (default: through the spatial Wiener "
+                             "filter, as separate and live do)")
     parser.add_argument("--block-sizes", type=_block_sizes, default=(128, 256, 512, 1024), metavar="N,N,...",
                         help="streaming block sizes in samples (default: 128,256,512,1024)")
     parser.add_argument("--seconds", type=float, default=20.0,
@@ -44,15 +47,17 @@ def run(args: argparse.Namespace) -> int:
     if args.seconds <= 0:
         raise AudioDataError(f"--seconds {args.seconds} must be positive")
     report = run_bench(args.model, args.device, args.block_sizes, args.seconds, phase=args.phase,
-                       intra_op_threads=args.threads)
+                       intra_op_threads=args.threads, spatial_wiener=args.spatial_wiener)
     quality_text = ""
     if args.quality:
         from isovox.training.benchmark import quality
 
         clips, skipped = quality.load_clips(args.quality, args.clip_seconds, args.max_tracks)
         methods = {**quality.reference_methods(griffinlim=False),
-                   "isovox offline": quality.separator_method(args.model, args.device, args.phase),
-                   "isovox streaming": quality.streaming_method(args.model, args.device, args.phase)}
+                   "isovox offline": quality.separator_method(args.model, args.device, args.phase,
+                                                              spatial_wiener=args.spatial_wiener),
+                   "isovox streaming": quality.streaming_method(args.model, args.device, args.phase,
+                                                               spatial_wiener=args.spatial_wiener)}
         results = quality.evaluate(clips, methods, progress=not args.json)
         report.quality = {**results.to_dict(), "skipped_instrumentals": skipped}
         quality_text = (f"\n\nquality on {len(clips)} clips of up to {args.clip_seconds:g} s from {args.quality} "

@@ -44,6 +44,13 @@ def test_bench_json_schema_on_the_tiny_model(tiny_model_path, capsys):
         assert 0 < timing["cpu_mean_ratio"] and timing["cpu_p50_ratio"] <= timing["cpu_p99_ratio"]
     assert 0 < report["offline_rtf"] < 10 and len(report["offline_rtf_runs"]) == 3
     assert report["peak_rss_mb"] >= report["peak_rss_streaming_mb"] > 10
+    assert report["spatial_wiener"] is False  # a mono model: nothing to filter
+
+
+def test_bench_can_time_a_stereo_model_without_the_spatial_wiener_filter(tiny_stereo_model_path, capsys):
+    assert main(["bench", "--model", str(tiny_stereo_model_path), "--device", "cpu", "--seconds", "0.5",
+                 "--block-sizes", "512", "--no-spatial-wiener"]) == 0
+    assert "spatial Wiener filter off" in capsys.readouterr().out
 
 
 def test_bench_rejects_bad_block_sizes(capsys):
