@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import SettingError
 from .masks import EPS, extend_to_spectrum
 
 DEFAULT_TIME_CONSTANT_S = 30.0
@@ -37,9 +38,9 @@ class SpatialWiener:
     def __init__(self, slots: int, bins: int, frames_per_second: float,
                  time_constant_s: float = DEFAULT_TIME_CONSTANT_S):
         if time_constant_s <= 0:
-            raise ValueError(f"time_constant_s must be > 0, got {time_constant_s}")
+            raise SettingError(f"time_constant_s must be > 0 (seconds), got {time_constant_s}")
         if slots % 2:
-            raise ValueError(f"the filter takes channel pairs; got {slots} slots")
+            raise SettingError(f"the filter takes channel pairs; got {slots} slots: pad with core.channel_groups.pad_to_groups")
         self.decay = float(np.exp(-1.0 / (time_constant_s * frames_per_second)))
         pairs = slots // 2
         self._diagonals = np.zeros((pairs, 2, 2, bins))          # (pairs, source, channel, bins) Σ a |y|²

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from isovox.core.errors import SettingError
 from isovox.core.masks import apply_mask
 from isovox.core.spatial_wiener import SpatialWiener, filters
 
@@ -70,7 +71,7 @@ def test_silence_in_silence_out_and_reset_forgets():
 
 def test_only_stereo_masks_are_filtered_and_pairs_are_required():
     assert filters(2, "mask") and not filters(1, "mask") and not filters(2, "magnitude")
-    with pytest.raises(ValueError, match="pairs"):
+    with pytest.raises(SettingError, match="pairs"):
         SpatialWiener(3, BINS, RATE)
-    with pytest.raises(ValueError, match="time_constant_s"):
+    with pytest.raises(SettingError, match="time_constant_s"):
         SpatialWiener(2, BINS, RATE, time_constant_s=0.0)
