@@ -40,7 +40,8 @@ class SpatialWiener:
         if time_constant_s <= 0:
             raise SettingError(f"time_constant_s must be > 0 (seconds), got {time_constant_s}")
         if slots % 2:
-            raise SettingError(f"the filter takes channel pairs; got {slots} slots: pad with core.channel_groups.pad_to_groups")
+            raise SettingError(f"the filter takes channel pairs; got {slots} slots: pad them with "
+                               "core.channel_groups.pad_to_groups")
         self.decay = float(np.exp(-1.0 / (time_constant_s * frames_per_second)))
         pairs = slots // 2
         self._diagonals = np.zeros((pairs, 2, 2, bins))          # (pairs, source, channel, bins) Σ a |y|²
