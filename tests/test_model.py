@@ -70,10 +70,38 @@ def test_grow_from_starts_equal_to_the_source_and_refuses_other_changes():
     x = torch.randn(2, 1, 512, 20)
     with torch.no_grad():
         torch.testing.assert_close(grown(x)[0], source(x)[0], rtol=0, atol=0)
-    with pytest.raises(ValueError, match="only gru_units may differ"):
-        grow_from(UNet(ModelConfig(channels=(4, 8, 16), band_split=4, skip_mode="add", gru_units=7)), source)
+    with pytest.raises(ValueError, match="only channels and gru_units may differ"):
+        grow_from(UNet(ModelConfig(channels=(4, 8, 8), band_split=2, skip_mode="add")), source)
+    with pytest.raises(ValueError, match="no level narrower"):
+        grow_from(UNet(ModelConfig(channels=(4, 8, 4), band_split=4, skip_mode="add")), source)
     with pytest.raises(ValueError, match="gru_units 7 cannot grow into 3"):
         grow_from(UNet(ModelConfig(channels=(4, 8, 8), band_split=4, skip_mode="add", gru_units=3)), grown)
+
+
+@pytest.mark.parametrize("skip_mode", ["add", "concat"])
+def test_a_widened_model_computes_what_its_source_does_until_it_trains(skip_mode):
+    """Every level wider (the stereo band-split layout of the shipped model): same output in eval and
+    in train mode (batch statistics), and one optimiser step moves the new channels' weights."""
+    settings = {"band_split": 4, "skip_mode": skip_mode, "input_channels": 2}
+    source = UNet(ModelConfig(channels=(4, 6, 8), **settings))
+    with torch.no_grad():  # a trained-looking source: non-trivial norm statistics
+        for module in source.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+    wide = UNet(ModelConfig(channels=(8, 12, 16), **settings))
+    grow_from(wide, source)
+    x = torch.randn(2, 2, 512, 24)
+    for mode in (False, True):
+        source.train(mode), wide.train(mode)
+        with torch.no_grad():
+            torch.testing.assert_close(wide(x)[0], source(x)[0], rtol=1e-5, atol=1e-6)
+    before = wide.decoders[0].conv1.conv.weight.detach().clone()
+    optimizer = torch.optim.Adam(wide.parameters(), 1e-3)
+    wide(x)[0].square().mean().backward()
+    optimizer.step()
+    moved = (wide.decoders[0].conv1.conv.weight.detach() - before)[:4, 4:8].abs().max()
+    assert float(moved) > 0  # old outputs start to listen to the new inputs
 
 
 def test_output_is_causal_and_lookahead_is_a_delay():

@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from isovox.core.errors import CheckpointError
+from isovox.core.errors import CheckpointError, SettingError
 from isovox.core.features import log_magnitude as core_log_magnitude
 from isovox.core.stft import StftConfig
 from isovox.core.stft import istft as core_istft
@@ -17,8 +17,15 @@ from isovox.training import features
 from isovox.training.checkpoint import load_checkpoint
 from isovox.training.datasets import Augmentation, CropDataset, TrackScanner
 from isovox.training.losses import LOSSES, negative_sdr, separation_loss
-from isovox.training.model import ModelConfig
-from isovox.training.train import TrainConfig, recipe, recipe_changes, train, training_step
+from isovox.training.model import ModelConfig, UNet
+from isovox.training.train import (
+    TrainConfig,
+    autocast_dtype_for,
+    recipe,
+    recipe_changes,
+    train,
+    training_step,
+)
 from synthetic_stems import write_musdb
 
 
@@ -127,21 +134,38 @@ def test_short_cpu_training_lowers_the_loss_and_resumes(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_init_from_grows_a_gru_onto_a_trained_run_and_refuses_other_settings(tmp_path):
+def test_init_from_widens_and_grows_a_gru_onto_a_trained_run_and_refuses_other_settings(tmp_path):
     write_musdb(tmp_path / "data", 3, 2.0, "train")
     base = _config(tmp_path, out=tmp_path / "base", epochs=1, steps_per_epoch=2)
     train(base)
     source, _ = load_checkpoint(base.out / "last.pt")
-    grown_config = ModelConfig(channels=(4, 8, 8), gru_units=4)
+    grown_config = ModelConfig(channels=(6, 8, 12), gru_units=4)
     train(_config(tmp_path, out=tmp_path / "grown", epochs=1, steps_per_epoch=2, model=grown_config,
-                  init_from=base.out / "last.pt"))
+                  init_from=base.out / "last.pt", precision="bf16"))
     grown, payload = load_checkpoint(tmp_path / "grown" / "last.pt")
-    assert grown.config.gru_units == 4 and payload["epoch"] == 0
+    assert grown.config == grown_config and payload["epoch"] == 0
+    assert payload["recipe"]["precision"] == "bf16"
     assert float(grown.context.project.weight.detach().abs().max()) > 0  # the new GRU trained
+    assert float(grown.head.weight.detach()[:, 4:].abs().max()) > 0  # so did the new channels into the head
     torch.testing.assert_close(grown.input_scale, source.input_scale)  # statistics came from the source
-    with pytest.raises(CheckpointError, match="only gru_units may differ"):
-        train(_config(tmp_path, out=tmp_path / "bad", epochs=1, model=ModelConfig(channels=(4, 8, 16)),
+    with pytest.raises(CheckpointError, match="only channels and gru_units may differ"):
+        train(_config(tmp_path, out=tmp_path / "bad", epochs=1, model=ModelConfig(channels=(4, 8, 8), band_split=2),
                       init_from=base.out / "last.pt"))
+
+
+def test_precision_picks_the_autocast_dtype_and_bf16_trains_on_the_cpu():
+    cpu = torch.device("cpu")
+    assert autocast_dtype_for("auto", cpu) is None and autocast_dtype_for("fp32", cpu) is None
+    assert autocast_dtype_for("bf16", cpu) == torch.bfloat16
+    with pytest.raises(SettingError, match="expected one of"):
+        autocast_dtype_for("fp8", cpu)
+    config = ModelConfig(channels=(4, 8, 8))
+    model = UNet(config)
+    vocals, accompaniment = torch.randn(2, 2, 16 * 512) * 0.1, torch.randn(2, 2, 16 * 512) * 0.1
+    loss = training_step(model, vocals, accompaniment, "mse", config, torch.bfloat16)
+    loss.backward()
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in model.parameters())
 
 
 @pytest.mark.slow

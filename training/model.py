@@ -17,7 +17,8 @@ Differences from the baseline recipe, and why:
 - optionally (`gru_units` = H > 0) a causal GRU runs over the bottleneck's frames (all its channels and
   bins as one vector per frame) and adds its projection back: context beyond the convolutions'
   receptive field, carried as one more state (batch, H, 1, 1). Its projection starts at zero, so a
-  grown model starts out equal to the checkpoint it grew from (`grow_from`).
+  grown model starts out equal to the checkpoint it grew from (`grow_from`, which can also widen the
+  levels of a trained model without changing what it computes).
 
 Shapes: ``(batch, input_channels, model_bins, frames)`` in and out; states ``(batch, channels_i, bins_i, context_i)``.
 """
@@ -248,13 +249,55 @@ class UNet(nn.Module):
 
 
 def grow_from(model: UNet, source: UNet) -> None:
-    """Copy every weight and statistic of `source` into `model`, which may add a bottleneck GRU to it
-    (the GRU keeps its initialisation, with a zero projection: `model` then computes what `source`
-    does). Raises ValueError when the two differ in anything else."""
-    if replace(model.config, gru_units=0) != replace(source.config, gru_units=0):
-        raise ValueError(f"{source.config} cannot grow into {model.config}: only gru_units may differ")
-    if source.config.gru_units and source.config.gru_units != model.config.gru_units:
-        raise ValueError(f"gru_units {source.config.gru_units} cannot grow into {model.config.gru_units}")
-    missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
-    if unexpected or any(not key.startswith("context.") for key in missing):
-        raise ValueError(f"weights do not match: missing {missing}, unexpected {unexpected}")
+    """Start `model` from a trained `source` so that it computes exactly what `source` does.
+
+    `model` may be wider (every level's channels ≥ the source's, same depth) and may add a
+    bottleneck GRU (kept with its zero projection). Old weights go into the leading slices; a new
+    channel keeps its random producer weights while every old channel's weights from it are zero, so it
+    changes nothing until training moves them (Net2Net-style widening, without the copy of units).
+    Raises ValueError when the two differ in anything else."""
+    widths = replace(model.config, channels=source.config.channels, gru_units=0)
+    if widths != replace(source.config, gru_units=0):
+        raise ValueError(f"{source.config} cannot grow into {model.config}: only channels and gru_units "
+                         "may differ")
+    if len(model.config.channels) != len(source.config.channels) or any(
+            new < old for new, old in zip(model.config.channels, source.config.channels)):
+        raise ValueError(f"channels {source.config.channels} cannot grow into {model.config.channels}: "
+                         "same depth, no level narrower")
+    if source.config.gru_units and (source.config.gru_units != model.config.gru_units
+                                    or model.config.channels[-1] != source.config.channels[-1]):
+        raise ValueError(f"gru_units {source.config.gru_units} cannot grow into {model.config.gru_units} "
+                         f"with {model.config.channels[-1]} bottleneck channels")
+    sources = dict(source.named_modules())
+    concat_inputs = {}  # a concat decoder's input is [up-sampled, skip]: the old skip half moves up
+    if model.config.skip_mode == "concat":
+        for i, decoder in enumerate(model.decoders):
+            old, new = source.config.channels[i], model.config.channels[i]
+            concat_inputs[decoder.conv1.conv] = torch.cat([torch.arange(old), new + torch.arange(old)])
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            old = sources.get(name)
+            if old is None or old is source:
+                continue
+            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+                out_axis = 1 if isinstance(module, nn.ConvTranspose2d) else 0
+                weight = module.weight.movedim(out_axis, 0)  # a view: (out, in, ...)
+                old_weight = old.weight.movedim(out_axis, 0)
+                outputs = torch.arange(old_weight.shape[0])
+                inputs = concat_inputs.get(module, torch.arange(old_weight.shape[1]))
+                weight[:old_weight.shape[0]] = 0.0  # old outputs ignore the new inputs...
+                weight[outputs[:, None], inputs[None, :]] = old_weight  # ...and keep their old weights
+                _copy_leading(module.bias, old.bias)
+            elif isinstance(module, nn.BatchNorm2d):
+                for key in ("weight", "bias", "running_mean", "running_var"):
+                    _copy_leading(getattr(module, key), getattr(old, key))
+                module.num_batches_tracked.copy_(old.num_batches_tracked)
+            elif isinstance(module, (nn.GRU, nn.Linear)):
+                module.load_state_dict(old.state_dict())
+    model.input_mean.copy_(source.input_mean)
+    model.input_scale.copy_(source.input_scale)
+
+
+def _copy_leading(target: torch.Tensor, value: torch.Tensor) -> None:
+    """Write `value` into the leading corner of the (same-rank, no smaller) `target`."""
+    target[tuple(slice(0, size) for size in value.shape)] = value

@@ -5,7 +5,7 @@ Writes into the run folder: `last.pt` (every epoch, with the optimizer, for `--r
 seed on a given device: model initialisation comes from `torch.manual_seed(seed)` and every training
 crop from (seed, epoch, rank, index). Under `torchrun` (WORLD_SIZE > 1) it runs DistributedDataParallel
 (NCCL on CUDA, gloo on CPU); rank 0 validates, logs and writes checkpoints. Mixed precision (bf16, or
-fp16 with a gradient scaler) on CUDA.
+fp16 with a gradient scaler) on CUDA; bf16 autocast on the CPU with `precision="bf16"`.
 """
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from isovox.core.atomic_files import atomic_path
-from isovox.core.errors import AudioDataError, CheckpointError
+from isovox.core.errors import AudioDataError, CheckpointError, SettingError
+from isovox.training import PRECISIONS
 from isovox.training.checkpoint import load_checkpoint, save_checkpoint
 from isovox.training.datasets import (
     MUSDB_VALIDATION_TRACKS,
@@ -44,7 +45,7 @@ STATS_EPOCH = 1_000_000  # crop-seed "epoch" of the normalisation statistics (ne
 # the training settings a checkpoint records, so that `--resume` can name the ones given differently
 # (epochs and the time limit are left out: changing them is how a run is extended)
 RECIPE_SETTINGS = ("loss", "lr", "batch_size", "crop_frames", "burn_in_frames", "seed", "steps_per_epoch",
-                   "augmentation")
+                   "augmentation", "precision")
 LOG_COLUMNS = ("epoch", "train_loss", "val_sdr", "mixture_sdr", "oracle_irm_sdr", "lr", "epoch_seconds",
                "audio_seconds_per_second", "train_tracks", "train_hours", "audio_hours_seen")
 
@@ -79,6 +80,7 @@ class TrainConfig:
     bn_crop_frames: int = DEFAULT_CROP_FRAMES
     augmentation: Augmentation = field(default_factory=Augmentation)
     training_data: str = ""             # one-line description stored in checkpoints (auto if empty)
+    precision: str = "auto"             # PRECISIONS: bf16 autocasts on the CPU too (fast with AMX)
     progress: bool = True
 
 
@@ -184,6 +186,19 @@ def _learning_rate(config: TrainConfig, epoch: int, elapsed_seconds: float) -> f
     if config.time_limit_minutes:
         progress = max(progress, elapsed_seconds / (config.time_limit_minutes * 60))
     return config.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def autocast_dtype_for(precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype that the model's forward pass autocasts to (None: fp32). Weights, the optimiser and the
+    loss stay fp32 in every mode; bf16 on the CPU pays where it has AMX or AVX-512 BF16 (measure it:
+    `benchmarks/training_speed.py --precision fp32 bf16`)."""
+    if precision not in PRECISIONS:
+        raise SettingError(f"precision {precision!r}: expected one of {PRECISIONS}")
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return None
+    if device.type == "cuda" and precision == "auto" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
 
 
 def _describe(config: TrainConfig, tracks: list[Track], rate: int) -> str:
@@ -296,7 +311,7 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
             grow_from(model, source)
         except ValueError as exc:
             raise CheckpointError(f"--init-from {config.init_from}: {exc}; train with its settings "
-                                  "(only --gru-units may be added)") from None
+                                  "(only --channels may widen and --gru-units be added)") from None
     else:
         model = UNet(config.model)
         set_input_statistics(model, tracks, config.crop_frames, config.stat_crops, config.seed)
@@ -310,11 +325,8 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[env.device.index] if env.device.type == "cuda" else None)
 
-    autocast_dtype, scaler = None, None
-    if env.device.type == "cuda":
-        autocast_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        if autocast_dtype == torch.float16:
-            scaler = torch.amp.GradScaler("cuda")
+    autocast_dtype = autocast_dtype_for(config.precision, env.device)
+    scaler = torch.amp.GradScaler("cuda") if autocast_dtype == torch.float16 else None
 
     clips, references = [], {}
     rows = _read_log(log_path) if config.resume else []
