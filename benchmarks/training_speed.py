@@ -61,10 +61,11 @@ def step_seconds(config: ModelConfig, batch: int, crop_frames: int, steps: int, 
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
     samples = crop_frames * config.stft.hop_samples
     vocals, accompaniment = torch.randn(batch, 2, samples) * 0.1, torch.randn(batch, 2, samples) * 0.1
+    autocast_dtype = autocast_dtype_for(precision, vocals.device)
     times = []
     for index in range(steps + 2):
         started = time.perf_counter()
-        loss = training_step(net, vocals, accompaniment, "mse", config, autocast_dtype_for(precision, vocals.device))
+        loss = training_step(net, vocals, accompaniment, "mse", config, autocast_dtype)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
