@@ -97,52 +97,118 @@ def _connect(server, pairs):
         subprocess.run(["jack_connect", source, destination], check=True, env=server.env())
 
 
-def _best_alignment(capture, references, lags, length, tolerance=1e-4):
-    """(fraction of samples within `tolerance`, lag, phase) of the reference/lag pair matching best.
+MAX_ATTEMPTS = 3               # captures tried when a run was disturbed (dropped blocks, JACK xruns)
 
-    A fraction, not a maximum: on a loaded machine a JACK xrun drops a block now and then, and the
-    model state then differs for up to its receptive field; a wrong lag or phase matches ~nowhere."""
-    best = (-1.0, None, None)
-    for phase, reference in references.items():
-        for lag in lags:
-            error = np.abs(capture[:, lag:lag + length] - reference[:, :length]).max(axis=0)
-            best = max(best, (float((error < tolerance).mean()), lag, phase), key=lambda item: item[0])
+
+def _dropout_samples(capture: np.ndarray, period: int) -> np.ndarray:
+    """(samples,) True inside each JACK cycle the stream answered with silence on every channel.
+
+    A late worker or a JACK xrun yields exactly zero for whole cycles; the test signal (chords
+    throughout) never does, so these samples are the disturbance, not the separation."""
+    blocks = capture.shape[1] // period
+    silent = ~np.any(capture[:, :blocks * period].reshape(capture.shape[0], blocks, period), axis=(0, 2))
+    mask = np.zeros(capture.shape[1], bool)
+    mask[:blocks * period] = np.repeat(silent, period)
+    return mask
+
+
+def _error_to_nearest_phase(capture, references, lag, start, stop) -> np.ndarray:
+    """(stop - start,) max-over-channels error of capture[start:stop] to the closest hop-phase reference.
+
+    The stream keeps its latency fixed across dropouts, but a lost input cycle moves the model's
+    framing by a period: after it the output equals the offline separation at another hop phase."""
+    return np.min([np.abs(capture[:, start:stop] - reference[:, start - lag:stop - lag]).max(axis=0)
+                   for reference in references.values()], axis=0)
+
+
+def _best_alignment(capture, references, lags, length, dropout, tolerance=1e-4):
+    """(fraction of the undisturbed samples within `tolerance`, lag) of the best lag.
+
+    A fraction, not a maximum: after a lost cycle the model state differs for up to its receptive
+    field; a wrong lag matches ~nowhere."""
+    best = (-1.0, None)
+    for lag in lags:
+        error = _error_to_nearest_phase(capture, references, lag, lag, lag + length)
+        kept = ~dropout[lag:lag + length]
+        best = max(best, (float((error[kept] < tolerance).mean()), lag), key=lambda item: item[0])
     return best
+
+
+def _capture_live(server, model_path, signal, period, bypass_at, report_path):
+    """Play `signal` into `isovox live`, send the bypass CC at `bypass_at`; (capture, report, xruns)."""
+    live = _live(server, model_path, period, SETTLE_SECONDS + 6, report_path)
+    try:
+        wait_for_ports("PortAudio:", 4, server, timeout_seconds=30)
+        wait_for_ports("isovox:ctl", 1, server)
+        player = Player(signal, signal.shape[1] + 4096, midi_events=[(bypass_at, bytes([0xB0, 64, 127]))])
+        with player.client:
+            _connect(server, [("isovox-test:out_0", "PortAudio:in_0"), ("isovox-test:out_1", "PortAudio:in_1"),
+                              ("PortAudio:out_0", "isovox-test:in_0"), ("PortAudio:out_1", "isovox-test:in_1"),
+                              ("isovox-test:midi_out", "isovox:ctl")])
+            time.sleep(SETTLE_SECONDS)
+            player.position = 0
+            assert player.done.wait(10), "the JACK client stopped running"
+        _out, err = live.communicate(timeout=20)
+    finally:
+        if live.poll() is None:
+            live.kill()
+            live.wait()
+    assert live.returncode == 0, err
+    return player.capture, json.loads(report_path.read_text()), player.xruns
+
+
+def _check_capture(capture, report, references, signal, rate, period, bypass_at) -> str:
+    """Assert the capture is the offline separation after the reported latency, then the dry input
+    after a click-free bypass; the measured figures as a line. Dropout cycles are left out."""
+    latency = report["total_latency_samples"]       # separator + PortAudio's reported device latency
+    worker_samples = worker_latency_samples(HOP, period) if report["worker"] else 0
+    dropout = _dropout_samples(capture, period)
+    assert dropout.mean() < 0.5, f"{dropout.mean():.0%} of the capture is dropout silence"
+
+    # the lag with the most samples equal (1e-4) to the offline separation: a wrong lag matches ~nowhere
+    matching, lag = _best_alignment(capture, references, range(latency - period, latency + period + 1),
+                                    bypass_at - latency - 2 * period, dropout)   # before the switch
+    assert matching > 0.8, f"only {matching:.1%} of the captured samples equal the offline separation"
+
+    # MIDI: the bypass message at `bypass_at` becomes audible (output leaves the wet signal) within a
+    # few periods (rtmidi's JACK client, the next block boundary, PortAudio's buffering); after the
+    # ramp the output is the dry input delayed by the same lag (no time shift)
+    span = worker_samples + 8 * period
+    start, stop = bypass_at - period, bypass_at + span
+    deviation = (_error_to_nearest_phase(capture, references, lag, start, stop) > 1e-4) & ~dropout[start:stop]
+    audible = int(np.argmax(deviation)) - period
+    assert deviation.any() and 0 <= audible <= worker_samples + 4 * period, f"audible after {audible} samples"
+    dry_start, dry_stop = bypass_at + audible + RAMP_SAMPLES + 1, signal.shape[1]
+    dry_error = np.abs(capture[:, dry_start:dry_stop] - signal[:, dry_start - lag:dry_stop - lag]).max(axis=0)
+    dry_kept = ~dropout[dry_start:dry_stop]
+    assert (dry_error[dry_kept] < 1e-6).mean() > 0.8, "bypassed output is not the input delayed by the latency"
+    window = slice(bypass_at - 2048, dry_start + 2048)
+    steps = np.abs(np.diff(capture[:, window])).max(axis=0)
+    undisturbed_steps = ~(dropout[window][1:] | dropout[window][:-1])       # a dropout edge is no click
+    own = max(np.abs(np.diff(signal)).max(), max(np.abs(np.diff(r)).max() for r in references.values()))
+    assert steps[undisturbed_steps].max() <= own * 1.05, "a click at the bypass switch"
+    return (f"measured input->output {lag} samples = {1000 * lag / rate:.2f} ms (reported {latency}: processing "
+            f"{report['processing_latency_samples']} + PortAudio {latency - report['processing_latency_samples']}); "
+            f"{matching:.2%} of the undisturbed samples equal to the offline separation (1e-4); "
+            f"MIDI message -> audible change: {audible} samples = {1000 * audible / rate:.2f} ms "
+            f"(+ {RAMP_SAMPLES} samples of ramp)")
+
+
+def _disturbance(report, xruns, capture, period) -> str:
+    return (f"dropped blocks {report['dropped_blocks']}, xruns seen by the test client {xruns}, "
+            f"dropout silence {_dropout_samples(capture, period).mean():.1%}, DSP load mean "
+            f"{report['dsp_load_mean']:.3f} max {report['dsp_load_max']:.3f}, "
+            f"real-time threads {report['realtime_threads']}")
 
 
 @pytest.mark.parametrize("period", [128, 256])
 def test_live_output_is_offline_separation_after_reported_latency_and_midi_bypass(
         tiny_model_path, music_like, period, tmp_path):
+    """Exact on an undisturbed run; a run with dropouts (a loaded machine without real-time
+    scheduling) is checked on its undisturbed cycles and tried again, up to MAX_ATTEMPTS."""
     signal, rate = music_like
     signal = signal[:, :int(2.5 * rate)]
     bypass_at = int(1.5 * rate)          # a CC 64 (toggle bypass) at this sample of the playback
-    record = signal.shape[1] + 4096
-    with jack_server_or_skip(44100, period) as server:
-        report_path = tmp_path / "report.json"
-        live = _live(server, tiny_model_path, period, SETTLE_SECONDS + 6, report_path)
-        try:
-            wait_for_ports("PortAudio:", 4, server, timeout_seconds=30)
-            wait_for_ports("isovox:ctl", 1, server)
-            player = Player(signal, record, midi_events=[(bypass_at, bytes([0xB0, 64, 127]))])
-            with player.client:
-                _connect(server, [("isovox-test:out_0", "PortAudio:in_0"), ("isovox-test:out_1", "PortAudio:in_1"),
-                                  ("PortAudio:out_0", "isovox-test:in_0"), ("PortAudio:out_1", "isovox-test:in_1"),
-                                  ("isovox-test:midi_out", "isovox:ctl")])
-                time.sleep(SETTLE_SECONDS)
-                player.position = 0
-                assert player.done.wait(10), "the JACK client stopped running"
-            _out, err = live.communicate(timeout=20)
-        finally:
-            if live.poll() is None:
-                live.kill()
-                live.wait()
-        assert live.returncode == 0, err
-    report = json.loads(report_path.read_text())
-    latency = report["total_latency_samples"]       # separator + PortAudio's reported device latency
-    worker_samples = worker_latency_samples(HOP, period) if report["worker"] else 0
-    assert report["worker"] == (period < HOP)                  # auto: the worker design below a hop
-    assert report["processing_latency_samples"] == 1023 + worker_samples and report["sample_rate"] == 44100
-    assert report["midi_applied"] == 1
 
     # the reference: the offline Separator on the same history (silence, then the signal) for each
     # hop phase the stream's framing can have relative to the signal (offsets are whole periods)
@@ -152,43 +218,28 @@ def test_live_output_is_offline_separation_after_reported_latency_and_midi_bypas
     for phase in range(0, HOP, period):
         padded = np.concatenate([np.zeros((2, lead + phase), np.float32), signal], axis=1)
         references[phase] = separator.separate(padded, rate)[:, lead + phase:]
-    capture = player.capture
 
-    # alignment by cross-correlation of the captured vocals with the reference
-    template = references[0][0, :bypass_at - 4096]
-    correlation = np.correlate(capture[0, :template.shape[0] + latency + 3 * period], template, mode="valid")
-    lag_xcorr = int(np.argmax(correlation))
-    assert latency - period <= lag_xcorr <= latency + period, (lag_xcorr, latency)
-
-    matching, lag, phase = _best_alignment(capture, references, range(latency - period, latency + period + 1),
-                                           bypass_at - latency - 2 * period)   # before the switch
-    assert lag == lag_xcorr
-    assert matching > 0.8, f"only {matching:.1%} of the captured samples equal the offline separation"
-    design = "worker thread" if report["worker"] else "in the callback"
-    print(f"\nperiod {period} ({design}): measured input->output {lag} samples = {1000 * lag / rate:.2f} ms "
-          f"(reported {latency}: processing {report['processing_latency_samples']} + PortAudio "
-          f"{latency - report['processing_latency_samples']}); "
-          f"{matching:.2%} of samples equal to the offline separation (1e-4); "
-          f"DSP load mean {report['dsp_load_mean']:.3f} max {report['dsp_load_max']:.3f}, "
-          f"dropped blocks {report['dropped_blocks']}, xruns seen by the test client {player.xruns}")
-
-    # MIDI: the bypass message at `bypass_at` becomes audible (output leaves the wet signal) within a
-    # few periods (rtmidi's JACK client, the next block boundary, PortAudio's buffering); after the ramp the output is the dry input delayed by the same lag (no time shift)
-    wet_reference = references[phase]
-    span = worker_samples + 8 * period
-    deviation = np.abs(capture[0, bypass_at - period:bypass_at + span]
-                       - wet_reference[0, bypass_at - period - lag:bypass_at + span - lag]) > 1e-4
-    audible = int(np.argmax(deviation)) - period
-    assert deviation.any() and 0 <= audible <= worker_samples + 4 * period, audible
-    print(f"MIDI message -> audible change: {audible} samples = {1000 * audible / rate:.2f} ms "
-          f"(+ {RAMP_SAMPLES} samples of ramp)")
-    dry_start = bypass_at + audible + RAMP_SAMPLES + 1
-    dry_error = np.abs(capture[:, dry_start:signal.shape[1]] - signal[:, dry_start - lag:signal.shape[1] - lag])
-    assert (dry_error.max(axis=0) < 1e-6).mean() > 0.8, "bypassed output is not the input delayed by the latency"
-    window = capture[:, bypass_at - 2048:dry_start + 2048]
-    own = max(np.abs(np.diff(signal)).max(), np.abs(np.diff(wet_reference)).max())
-    assert np.abs(np.diff(window)).max() <= own * 1.05, "a click at the bypass switch"
-    assert np.abs(np.diff(window)).max() <= own * 1.05, "a click at the bypass switch"
+    failures = []
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        with jack_server_or_skip(44100, period) as server:
+            capture, report, xruns = _capture_live(server, tiny_model_path, signal, period, bypass_at,
+                                                   tmp_path / f"report-{attempt}.json")
+        worker_samples = worker_latency_samples(HOP, period) if report["worker"] else 0
+        assert report["worker"] == (period < HOP)                  # auto: the worker design below a hop
+        assert report["processing_latency_samples"] == 1023 + worker_samples and report["sample_rate"] == 44100
+        assert report["midi_applied"] == 1
+        disturbance = _disturbance(report, xruns, capture, period)
+        design = "worker thread" if report["worker"] else "in the callback"
+        try:
+            figures = _check_capture(capture, report, references, signal, rate, period, bypass_at)
+        except AssertionError as exc:
+            failures.append(f"attempt {attempt}: {exc} ({disturbance})")
+            if report["dropped_blocks"] == 0 and xruns == 0:
+                pytest.fail(f"an undisturbed run is not exact: {failures[-1]}")
+            continue
+        print(f"\nperiod {period} ({design}), attempt {attempt}: {figures}; {disturbance}")
+        return
+    pytest.fail("every run was disturbed and failed: " + "; ".join(failures))
 
 
 def test_server_killed_mid_run_stops_cleanly_with_a_message(tiny_model_path, tmp_path):
