@@ -157,12 +157,10 @@ def _capture_live(server, model_path, signal, period, bypass_at, report_path):
     return player.capture, json.loads(report_path.read_text()), player.xruns
 
 
-def _check_capture(capture, report, references, signal, rate, period, bypass_at) -> str:
+def _check_capture(capture, dropout, report, references, signal, rate, period, worker_samples, bypass_at) -> str:
     """Assert the capture is the offline separation after the reported latency, then the dry input
-    after a click-free bypass; the measured figures as a line. Dropout cycles are left out."""
+    after a click-free bypass; the measured figures as a line. `dropout` samples are left out."""
     latency = report["total_latency_samples"]       # separator + PortAudio's reported device latency
-    worker_samples = worker_latency_samples(HOP, period) if report["worker"] else 0
-    dropout = _dropout_samples(capture, period)
     assert dropout.mean() < 0.5, f"{dropout.mean():.0%} of the capture is dropout silence"
 
     # the lag with the most samples equal (1e-4) to the offline separation: a wrong lag matches ~nowhere
@@ -194,9 +192,9 @@ def _check_capture(capture, report, references, signal, rate, period, bypass_at)
             f"(+ {RAMP_SAMPLES} samples of ramp)")
 
 
-def _disturbance(report, xruns, capture, period) -> str:
+def _disturbance(report, xruns, dropout) -> str:
     return (f"dropped blocks {report['dropped_blocks']}, xruns seen by the test client {xruns}, "
-            f"dropout silence {_dropout_samples(capture, period).mean():.1%}, DSP load mean "
+            f"dropout silence {dropout.mean():.1%}, DSP load mean "
             f"{report['dsp_load_mean']:.3f} max {report['dsp_load_max']:.3f}, "
             f"real-time threads {report['realtime_threads']}")
 
@@ -228,10 +226,12 @@ def test_live_output_is_offline_separation_after_reported_latency_and_midi_bypas
         assert report["worker"] == (period < HOP)                  # auto: the worker design below a hop
         assert report["processing_latency_samples"] == 1023 + worker_samples and report["sample_rate"] == 44100
         assert report["midi_applied"] == 1
-        disturbance = _disturbance(report, xruns, capture, period)
+        dropout = _dropout_samples(capture, period)
+        disturbance = _disturbance(report, xruns, dropout)
         design = "worker thread" if report["worker"] else "in the callback"
         try:
-            figures = _check_capture(capture, report, references, signal, rate, period, bypass_at)
+            figures = _check_capture(capture, dropout, report, references, signal, rate, period, worker_samples,
+                                     bypass_at)
         except AssertionError as exc:
             failures.append(f"attempt {attempt}: {exc} ({disturbance})")
             if report["dropped_blocks"] == 0 and xruns == 0:
