@@ -242,3 +242,30 @@ def test_batch_norm_recalibration_uses_the_exact_statistics(tmp_path):
     assert norm.momentum == 0.1
     for key, value in weights.items():
         torch.testing.assert_close(model.state_dict()[key], value, msg=key)
+
+
+def test_recalibrate_command_reads_every_training_root_and_fails_in_one_line(tmp_path, capsys):
+    """`python -m isovox.training.recalibrate CKPT --data A B -o OUT` writes the checkpoint with new
+    batch-norm statistics from both roots and the same weights; a missing root is a one-line error
+    with exit code 2, and no output file."""
+    from isovox.training.checkpoint import save_checkpoint
+    from isovox.training.recalibrate import main
+
+    write_musdb(tmp_path / "a", 1, 3.0, "train")
+    write_musdb(tmp_path / "b", 1, 3.0, "train")
+    torch.manual_seed(0)
+    source = save_checkpoint(tmp_path / "in.pt", UNet(ModelConfig(channels=(4, 8, 8))), epoch=3)
+    main([str(source), "--data", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(tmp_path / "out.pt"),
+          "--crops", "4", "--crop-frames", "40"])
+    before, after = load_checkpoint(source)[0].state_dict(), load_checkpoint(tmp_path / "out.pt")[0].state_dict()
+    for key in before:
+        if "running" in key:
+            assert not torch.equal(before[key], after[key]), key
+        elif "num_batches" not in key:
+            torch.testing.assert_close(after[key], before[key], rtol=0, atol=0, msg=key)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(source), "--data", str(tmp_path / "missing"), "-o", str(tmp_path / "none.pt")])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and error.startswith("error: ") and error.count("\n") == 1
+    assert "missing" in error and not (tmp_path / "none.pt").exists()

@@ -2,13 +2,16 @@
 
 The momentum-0.1 running averages that training leaves mostly reflect the last few small batches.
 Recomputing them as an exact average over many crops is forward passes only and changes no weight.
-`isovox train` does it before every validation (`--bn-crops`); for a checkpoint trained without it:
+`isovox train` does it before every validation (`--bn-crops`); for a checkpoint trained without it,
+or to give candidates the same statistics before they are compared (16 crops move the suite's
+per-clip SDR by about 0.05 dB, docs/benchmarks.md), on the roots the run trained on:
 
-    python -m isovox.training.recalibrate runs/x/best.pt --data corpus-train -o runs/x/best-bn.pt
+    python -m isovox.training.recalibrate runs/x/last.pt --data pools corpus -o runs/x/last-bn.pt --crops 128
 """
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import torch
@@ -50,24 +53,41 @@ def recalibrate_batch_norm(model: UNet, tracks: list[Track], crop_frames: int, c
     model.eval()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """`python -m isovox.training.recalibrate CHECKPOINT --data DIR … -o OUT`; errors: one line, exit 2."""
+    from isovox.core.errors import IsovoxError
     from isovox.training.checkpoint import load_checkpoint, save_checkpoint
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("--data", required=True, type=Path, help="training data folder (its train split is used)")
+    parser.add_argument("--data", required=True, type=Path, nargs="+", metavar="DIR",
+                        help="training data roots, as given to `isovox train --data` (their train split)")
     parser.add_argument("-o", "--out", required=True, type=Path, help="checkpoint to write (not the input)")
     parser.add_argument("--crops", type=int, default=DEFAULT_CROPS)
     parser.add_argument("--crop-frames", type=int, default=DEFAULT_CROP_FRAMES)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    parser.add_argument("--decoded-cache", type=Path, default=None, metavar="DIR",
+                        help="decoded copies of compressed sources (as `isovox train --decoded-cache`)")
+    args = parser.parse_args(argv)
     if args.out.resolve() == args.checkpoint.resolve():
         parser.error("--out must differ from the input checkpoint")
-    model, payload = load_checkpoint(args.checkpoint)
-    tracks = TrackScanner(args.data, model.config.stft.sample_rate, split="train").scan()
-    recalibrate_batch_norm(model, tracks, args.crop_frames, args.crops, args.seed, payload.get("epoch", 0))
-    save_checkpoint(args.out, model, epoch=payload.get("epoch", 0), metrics=payload.get("metrics", {}),
-                    training_data=payload.get("training_data", ""), recipe=payload.get("recipe"))
+    if args.crops <= 0 or args.crop_frames <= 0:
+        parser.error("--crops and --crop-frames must be positive")
+    try:
+        model, payload = load_checkpoint(args.checkpoint)
+        rate = model.config.stft.sample_rate
+        tracks = [t for root in args.data
+                  for t in TrackScanner(root, rate, split="train", refuse_heldout=True).scan()]
+        if not tracks:
+            raise IsovoxError(f"no training tracks under {', '.join(map(str, args.data))}")
+        cache = DecodedCache(args.decoded_cache) if args.decoded_cache else None
+        # crops from --seed alone (epoch 0), so every checkpoint recalibrated with one seed sees the same ones
+        recalibrate_batch_norm(model, tracks, args.crop_frames, args.crops, args.seed, 0, cache=cache)
+        save_checkpoint(args.out, model, epoch=payload.get("epoch", 0), metrics=payload.get("metrics", {}),
+                        training_data=payload.get("training_data", ""), recipe=payload.get("recipe"))
+    except IsovoxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     print(f"wrote {args.out} (batch norm from {args.crops} crops × {args.crop_frames} frames)")
 
 
