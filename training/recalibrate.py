@@ -55,7 +55,7 @@ def recalibrate_batch_norm(model: UNet, tracks: list[Track], crop_frames: int, c
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m isovox.training.recalibrate CHECKPOINT --data DIR … -o OUT`; errors: one line, exit 2."""
-    from isovox.core.errors import IsovoxError
+    from isovox.core.errors import AudioDataError, IsovoxError
     from isovox.training.checkpoint import load_checkpoint, save_checkpoint
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         tracks = [t for root in args.data
                   for t in TrackScanner(root, rate, split="train", refuse_heldout=True).scan()]
         if not tracks:
-            raise IsovoxError(f"no training tracks under {', '.join(map(str, args.data))}")
+            raise AudioDataError(f"no training tracks under {', '.join(map(str, args.data))}: pass the roots given to `isovox train --data`")
         cache = DecodedCache(args.decoded_cache) if args.decoded_cache else None
         # crops from --seed alone (epoch 0), so every checkpoint recalibrated with one seed sees the same ones
         recalibrate_batch_norm(model, tracks, args.crop_frames, args.crops, args.seed, 0, cache=cache)
