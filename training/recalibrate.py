@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> None:
         tracks = [t for root in args.data
                   for t in TrackScanner(root, rate, split="train", refuse_heldout=True).scan()]
         if not tracks:
-            raise AudioDataError(f"no training tracks under {', '.join(map(str, args.data))}: pass the roots given to `isovox train --data`")
+            raise AudioDataError(f"no training tracks under {', '.join(map(str, args.data))}: "
+                                 "pass the roots given to `isovox train --data`")
         cache = DecodedCache(args.decoded_cache) if args.decoded_cache else None
         # crops from --seed alone (epoch 0), so every checkpoint recalibrated with one seed sees the same ones
         recalibrate_batch_norm(model, tracks, args.crop_frames, args.crops, args.seed, 0, cache=cache)
