@@ -21,6 +21,7 @@ from isovox.training.model import ModelConfig, UNet
 from isovox.training.train import (
     TrainConfig,
     autocast_dtype_for,
+    checkpoint_hours_seen,
     recipe,
     recipe_changes,
     train,
@@ -94,6 +95,13 @@ def _fixed_batch_loss(model, config: TrainConfig) -> float:
         return float(training_step(model.eval(), vocals, band, config.loss, model.config, None))
 
 
+def test_checkpoint_hours_seen_reads_its_record_else_its_epoch_in_the_log_beside_it(tmp_path):
+    assert checkpoint_hours_seen(tmp_path / "last.pt", {"epoch": 3, "metrics": {"audio_hours_seen": 2.5}}) == 2.5
+    assert checkpoint_hours_seen(tmp_path / "best.pt", {"epoch": 1, "metrics": {}}) == 0.0  # no log
+    (tmp_path / "log.csv").write_text("epoch,audio_hours_seen\n0,0.5\n1,1.0\n2,1.5\n")
+    assert checkpoint_hours_seen(tmp_path / "best.pt", {"epoch": 1, "metrics": {}}) == 1.0
+
+
 def test_recipe_changes_name_the_settings_given_differently_on_resume(tmp_path):
     stored = recipe(_config(tmp_path))
     extended = _config(tmp_path, epochs=9, augmentation=Augmentation(accompaniment_eq_probability=0.5))
@@ -144,6 +152,10 @@ def test_init_from_widens_and_grows_a_gru_onto_a_trained_run_and_refuses_other_s
                   init_from=base.out / "last.pt", precision="bf16"))
     grown, payload = load_checkpoint(tmp_path / "grown" / "last.pt")
     assert grown.config == grown_config and payload["epoch"] == 0
+    base_hours = load_checkpoint(base.out / "last.pt")[1]["metrics"]["audio_hours_seen"]
+    assert payload["metrics"]["audio_hours_seen"] == pytest.approx(2 * base_hours)  # the curve continues
+    grown_log = list(csv.DictReader((tmp_path / "grown" / "log.csv").open()))
+    assert float(grown_log[-1]["audio_hours_seen"]) == pytest.approx(2 * base_hours, abs=1e-4)
     assert payload["recipe"]["precision"] == "bf16"
     assert float(grown.context.project.weight.detach().abs().max()) > 0  # the new GRU trained
     assert float(grown.head.weight.detach()[:, 4:].abs().max()) > 0  # so did the new channels into the head
