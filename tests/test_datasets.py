@@ -271,6 +271,17 @@ def test_musdb_validation_tracks_come_from_train_never_test(tmp_path):
     assert all(str(t.vocals).startswith(str(tmp_path / "train")) for t in scanner.scan() + valid)
 
 
+def test_the_held_out_track_hides_only_its_own_files_when_two_roots_share_a_name(tmp_path):
+    from isovox.training.train import split_tracks
+
+    write_musdb(tmp_path / "a", 2, 1.0, None)
+    write_musdb(tmp_path / "b", 2, 1.0, None, seed=10)  # the same folder names: track00, track01
+    scanner, (held_out,) = split_tracks((tmp_path / "a", tmp_path / "b"), 44100)
+    trained = scanner.scan()
+    assert held_out not in trained and len(trained) == 3
+    assert sorted(t.name for t in trained) == ["track00", "track01", "track01"]
+
+
 def test_tracks_grouped_in_category_folders_are_found(tmp_path):
     """The held-out suite's layout: SUITE/<category>/<clip>/{vocals,accompaniment}.wav."""
     for category, seed in (("sung", 0), ("real-music", 5)):

@@ -263,8 +263,8 @@ def test_recalibrate_command_reads_every_training_root_and_fails_in_one_line(tmp
     from isovox.training.checkpoint import save_checkpoint
     from isovox.training.recalibrate import main
 
-    write_musdb(tmp_path / "a", 1, 3.0, "train")
-    write_musdb(tmp_path / "b", 1, 3.0, "train")
+    write_musdb(tmp_path / "a", 2, 3.0, "train")
+    write_musdb(tmp_path / "b", 2, 3.0, "train", seed=20)  # training reads 3 of the 4: one is validation
     torch.manual_seed(0)
     source = save_checkpoint(tmp_path / "in.pt", UNet(ModelConfig(channels=(4, 8, 8))), epoch=3)
     main([str(source), "--data", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(tmp_path / "out.pt"),

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import torch
-from isovox.training.datasets import CropDataset, Track, TrackScanner
+from isovox.training.datasets import CropDataset, Track
 from isovox.training.decoded_cache import DecodedCache
 from isovox.training.features import log_magnitude, stft
 from isovox.training.model import UNet
@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     """`python -m isovox.training.recalibrate CHECKPOINT --data DIR … -o OUT`; errors: one line, exit 2."""
     from isovox.core.errors import AudioDataError, IsovoxError
     from isovox.training.checkpoint import load_checkpoint, save_checkpoint
+    from isovox.training.train import split_tracks  # train imports this module
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path)
@@ -76,8 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         model, payload = load_checkpoint(args.checkpoint)
         rate = model.config.stft.sample_rate
-        tracks = [t for root in args.data
-                  for t in TrackScanner(root, rate, split="train", refuse_heldout=True).scan()]
+        tracks = split_tracks(tuple(args.data), rate)[0].scan()  # what training reads: no validation track
         if not tracks:
             raise AudioDataError(f"no training tracks under {', '.join(map(str, args.data))}: "
                                  "pass the roots given to `isovox train --data`")

@@ -129,17 +129,18 @@ def split_tracks(roots: tuple[str | Path, ...], sample_rate: int, *, valid_data:
             raise AudioDataError(f"{', '.join(map(str, roots))}: {len(paired)} track(s) with both stems; "
                                  "need ≥ 2 to hold one out for validation, or pass --valid-data DIR")
         valid = paired[::10]
-    return _TrainingScanner(scanners, {t.name for t in valid}), valid
+    return _TrainingScanner(scanners, set(valid)), valid
 
 
 class _TrainingScanner:
-    """The scanners of every training root, hiding the held-out validation tracks."""
+    """The scanners of every training root, hiding the held-out validation tracks (by their files, not
+    their names: two roots may both hold a `song01`)."""
 
-    def __init__(self, scanners: list[TrackScanner], excluded: set[str]):
+    def __init__(self, scanners: list[TrackScanner], excluded: set[Track]):
         self.scanners, self.excluded = scanners, excluded
 
     def scan(self) -> list[Track]:
-        return [t for scanner in self.scanners for t in scanner.scan() if t.name not in self.excluded]
+        return [t for scanner in self.scanners for t in scanner.scan() if t not in self.excluded]
 
 
 def set_input_statistics(model: UNet, tracks: list[Track], crop_frames: int, crops: int, seed: int) -> None:
