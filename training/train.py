@@ -257,12 +257,12 @@ def audio_hours_seen(rows: list[dict]) -> float:
 
 
 def checkpoint_hours_seen(path: Path, payload: dict) -> float:
-    """Hours of training audio a checkpoint's weights have seen: its own record, else the row of its
-    epoch in the run's log.csv beside it (checkpoints written before the record), else 0."""
+    """Hours of training audio a checkpoint's weights have seen: its own record, else the run's log.csv
+    beside it up to the checkpoint's epoch (checkpoints written before the record), else 0."""
     if "audio_hours_seen" in payload["metrics"]:
         return payload["metrics"]["audio_hours_seen"]
-    rows = [r for r in _read_log(Path(path).with_name("log.csv")) if int(r["epoch"]) == payload["epoch"]]
-    return audio_hours_seen(rows) if rows and rows[-1].get("audio_hours_seen") else 0.0
+    return audio_hours_seen([r for r in _read_log(Path(path).with_name("log.csv"))
+                             if int(r["epoch"]) <= payload["epoch"]])
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:
@@ -299,7 +299,7 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     log_path = out / "log.csv"
-    start_epoch, best, training_seconds, hours_seen_before = 0, -math.inf, 0.0, 0.0
+    start_epoch, best, training_seconds, hours_seen = 0, -math.inf, 0.0, 0.0
     run_recipe = recipe(config)
     optimizer_state = None
     if config.resume:
@@ -310,7 +310,7 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
         start_epoch = payload["epoch"] + 1
         best = payload["metrics"].get("best_val_sdr", -math.inf)
         training_seconds = payload["metrics"].get("training_seconds", 0.0)
-        hours_seen_before = payload["metrics"].get("audio_hours_seen", 0.0)  # the log's figure wins below
+        hours_seen = checkpoint_hours_seen(out / "last.pt", payload)
         optimizer_state = payload["optimizer"]
         changes = recipe_changes(payload.get("recipe", {}), run_recipe)
         if changes and env.main:
@@ -318,7 +318,7 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
     elif config.init_from is not None:
         model = UNet(config.model)
         source, source_payload = load_checkpoint(config.init_from)
-        hours_seen_before = checkpoint_hours_seen(config.init_from, source_payload)  # the curve continues
+        hours_seen = checkpoint_hours_seen(config.init_from, source_payload)  # the curve continues
         try:
             grow_from(model, source)
         except ValueError as exc:
@@ -350,7 +350,6 @@ def _train(config: TrainConfig, env: _Dist) -> dict:
 
     crop_samples = config.crop_frames * cfg.hop_samples
     cache = DecodedCache(config.decoded_cache) if config.decoded_cache is not None else None
-    hours_seen = audio_hours_seen(rows) if rows else hours_seen_before
     run_started = time.monotonic()
     last_epoch_seconds = 0.0
     epoch = start_epoch
