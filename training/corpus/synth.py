@@ -19,6 +19,7 @@ import pedalboard
 import soundfile as sf
 from isovox.core.errors import AudioFileError
 from isovox.training.corpus.compose import Note, Part, VocalPhrase
+from isovox.training.corpus.pitch import median_f0_hz
 from isovox.training.corpus.tools import Tools
 from scipy.signal import resample_poly
 
@@ -142,9 +143,10 @@ def transpose(audio: np.ndarray, sample_rate: int, shift_semitones: float,
 
 @functools.lru_cache(maxsize=256)
 def espeak_pitch_range(espeak: str, voice: str) -> tuple[float, float]:
-    """F0 in Hz of `voice` at SSML prosody pitch 0 and 99 (monotone), measured once per process."""
-    import librosa
+    """F0 in Hz of `voice` at SSML prosody pitch 0 and 99 (monotone), measured once per process and voice.
 
+    numpy's f0 estimate, not librosa.yin: its numba cache, written by two workers at once, segfaults
+    every later process (numba issue 10128), and it compiles for ~6 s in every new worker."""
     f0s = []
     for level in (0, 99):
         ssml = f'<speak><prosody pitch="{level}" range="0">laa maa</prosody></speak>'
@@ -152,13 +154,10 @@ def espeak_pitch_range(espeak: str, voice: str) -> tuple[float, float]:
             path = os.path.join(workdir, "calibration.wav")
             _run([espeak, "-m", "-v", voice, "-w", path, ssml], "espeak-ng")
             audio, sr = _read(path, "espeak-ng")
-        f0 = librosa.yin(audio[0], fmin=40, fmax=900, sr=sr, frame_length=2048)
-        rms = librosa.feature.rms(y=audio[0], frame_length=2048, hop_length=512)[0][: len(f0)]
-        voiced = f0[: len(rms)][rms > 0.3 * rms.max()] if rms.max() > 0 else np.array([])
-        f0s.append(float(np.median(voiced)) if voiced.size else (70.0, 180.0)[level > 0])
+        f0s.append(median_f0_hz(audio[0], sr, 50.0, 1000.0))
     low, high = f0s
-    if not high > low * 1.2:  # whisper and odd variants: fall back to a plausible span
-        low, high = 70.0, 180.0
+    if not (np.isfinite(low) and np.isfinite(high) and high > low * 1.2):
+        return 70.0, 180.0  # whisper and odd variants: a plausible span
     return low, high
 
 

@@ -13,7 +13,6 @@ import importlib.util
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -24,7 +23,14 @@ from isovox.core.errors import AudioFileError, ToolMissingError
 from isovox.training.corpus.conditioning import active_span
 from isovox.training.corpus.pitch import median_f0_hz
 from isovox.training.corpus.singing import Excerpt, musicxml
-from isovox.training.corpus.synth import _read, _run, festival_song_xml, festival_wave, transpose
+from isovox.training.corpus.synth import (
+    _read,
+    _run,
+    espeak_pitch_range,
+    festival_song_xml,
+    festival_wave,
+    transpose,
+)
 
 SAMPLE_RATE = 44100
 FESTIVAL_VOICE_DIR = Path("/usr/share/festival/voices")
@@ -163,28 +169,13 @@ def trim_silence(audio: np.ndarray, sample_rate: int, top_db: float) -> np.ndarr
     return audio[span[0]: span[1]] if span else audio[:0]
 
 
-@functools.lru_cache(maxsize=256)
-def espeak_range_hz(voice: str) -> tuple[float, float]:
-    """F0 of `voice` at SSML prosody pitch 0 and 99 (monotone), measured once per process and voice.
-
-    `synth.espeak_pitch_range` does the same with librosa.yin, whose compilation costs ~6 s per process.
-    """
-    with tempfile.TemporaryDirectory(prefix="isovox-espeak-") as workdir:
-        f0s = [median_f0_hz(*_espeak(voice, f'<speak><prosody pitch="{level}" range="0">laa maa</prosody></speak>',
-                                     workdir), 50.0, 1000.0) for level in (0, 99)]
-    low, high = f0s
-    if not (np.isfinite(low) and np.isfinite(high) and high > low * 1.2):
-        return 70.0, 180.0  # odd variants: a plausible span; each note is measured and corrected anyway
-    return low, high
-
-
 def espeak_sing(voice: str, excerpt: Excerpt, words: list[str], workdir: str) -> np.ndarray:
     """Sing `excerpt` with espeak-ng, one syllable per note, each held for its note at its pitch.
 
     Each syllable is spoken monotone at the nearest SSML pitch (slower for long notes), its f0 measured,
     then rubberband moves it onto the note's pitch and stretches its vowel over the note (formants kept).
     """
-    low, high = espeak_range_hz(voice)
+    low, high = espeak_pitch_range(program("espeak-ng"), voice)
     span = np.log2(high / low)
     out: np.ndarray | None = None
     sr = 0
