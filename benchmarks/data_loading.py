@@ -1,8 +1,9 @@
 """Training data throughput: milliseconds per training crop, read from FLAC or from decoded copies.
 
-Times the same `CropDataset` items (same seed, so the same files and offsets) three ways: soundfile
-reads with the vocal effects, decoded-copy reads with the effects, and decoded-copy reads without
-them (the read alone). An untimed pass over the cached runs first writes the copies their crops
+Times the same `CropDataset` items (same seed, so the same files and offsets) four ways: soundfile
+reads with the vocal effects, decoded-copy reads with the effects, decoded-copy reads without them
+(the read alone), and decoded-copy reads with the effects and the accompaniment variety (speed and
+layers, as `isovox train --accompaniment-speed 0.5 --accompaniment-layers 0.3`). An untimed pass over the cached runs first writes the copies their crops
 read. The machine is shared and noisy: compare the ratios of one run, and name the machine.
 
     python benchmarks/data_loading.py --data /work/data/pools-train /work/data/corpus-midi \
@@ -49,6 +50,10 @@ def main() -> None:
         "decoded copies, no vocal effects": CropDataset(
             tracks, CROP_SAMPLES, args.crops, seed=args.seed, cache=cache,
             augmentation=dataclasses.replace(effects, vocal_effects=False)),
+        "decoded copies + effects + variety": CropDataset(  # `--accompaniment-speed 0.5 --accompaniment-layers 0.3`
+            tracks, CROP_SAMPLES, args.crops, seed=args.seed, cache=cache,
+            augmentation=dataclasses.replace(effects, accompaniment_speed_probability=0.5,
+                                             accompaniment_layer_probability=0.3)),
     }
     for name, dataset in runs.items():  # untimed pass: writes the decoded copies these crops read
         if dataset.cache is not None:

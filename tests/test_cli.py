@@ -41,6 +41,8 @@ def test_other_missing_modules_stay_internal_errors(monkeypatch, capsys):
     (["--resume", "--init-from", "{tmp}/last.pt"], "--resume and --init-from exclude each other"),
     (["--gru-units", "-1"], "--gru-units -1 ≥ 0"),
     (["--accompaniment-eq", "1.5"], "--accompaniment-eq 1.5 must be a probability in 0..1"),
+    (["--accompaniment-speed", "-0.1"], "--accompaniment-speed -0.1 must be a probability in 0..1"),
+    (["--accompaniment-layers", "2"], "--accompaniment-layers 2.0 must be a probability in 0..1"),
 ])
 def test_train_settings_that_conflict_are_one_line_errors(tmp_path, capsys, extra, message):
     pytest.importorskip("torch")

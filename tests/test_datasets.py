@@ -239,6 +239,41 @@ def test_mastering_eq_changes_the_pool_music_tone_and_nothing_else(tmp_path):
                                   CropDataset(tracks, 22050, 4, seed=3, augmentation=eq)[2][1].numpy())
 
 
+def test_varispeed_plays_like_tape():
+    from isovox.training.corpus.mix import varispeed, varispeed_input_samples
+
+    ratio = 2.0 ** (3 / 12)  # three semitones up: the pitch and the tempo rise together
+    t = np.arange(varispeed_input_samples(SAMPLE_RATE, ratio)) / SAMPLE_RATE
+    tone = np.stack([np.sin(2 * np.pi * 440.0 * t)] * 2).astype(np.float32)
+    played = varispeed(tone, ratio, SAMPLE_RATE, SAMPLE_RATE)
+    assert played.shape == (2, SAMPLE_RATE)
+    spectrum = np.abs(np.fft.rfft(played[0] * np.hanning(SAMPLE_RATE)))
+    assert np.argmax(spectrum) == pytest.approx(440.0 * ratio, abs=1.0)  # 1 Hz bins over one second
+    assert np.sqrt(np.mean(played[0, 100:-100] ** 2)) == pytest.approx(np.sqrt(0.5), rel=0.01)
+
+
+def test_accompaniment_variety_changes_only_the_drawn_accompaniment(tmp_path):
+    _write_pool(tmp_path, "vocals", "speech", 2, 2.0)
+    _write_pool(tmp_path, "accompaniment", "music", 3, 2.0, seed=20)
+    tracks = TrackScanner(tmp_path).scan()
+    plain = Augmentation(vocal_to_accompaniment_db=(-3.0, -3.0), mixture_rms_db=(-20.0, -20.0))
+    off = dataclasses.replace(plain, accompaniment_speed_probability=0.0, accompaniment_layer_probability=0.0)
+    speed = dataclasses.replace(plain, accompaniment_speed_probability=1.0)
+    layers = dataclasses.replace(plain, accompaniment_layer_probability=1.0)
+    for index in range(4):
+        (v0, a0), (v_off, a_off), (v1, a1), (v2, a2) = (
+            [x.numpy() for x in CropDataset(tracks, 22050, 4, seed=3, augmentation=aug)[index]]
+            for aug in (plain, off, speed, layers))
+        np.testing.assert_array_equal(np.stack([v_off, a_off]), np.stack([v0, a0]))  # off: the very same crops
+        for v, a in ((v1, a1), (v2, a2)):
+            # the same vocals up to the level set against the other accompaniment, which differs
+            np.testing.assert_allclose(v / np.sqrt(np.mean(v ** 2)), v0 / np.sqrt(np.mean(v0 ** 2)), atol=1e-4)
+            assert a.shape == a0.shape and np.isfinite(a).all()
+            assert np.corrcoef(a.ravel(), a0.ravel())[0, 1] < 0.99
+    np.testing.assert_array_equal(CropDataset(tracks, 22050, 4, seed=3, augmentation=layers)[1][1].numpy(),
+                                  CropDataset(tracks, 22050, 4, seed=3, augmentation=layers)[1][1].numpy())
+
+
 def test_pool_groups_are_drawn_uniformly_whatever_their_size(tmp_path):
     _write_pool(tmp_path, "vocals", "big", 6, 1.0)
     _write_pool(tmp_path, "vocals", "small", 1, 1.0, seed=10)

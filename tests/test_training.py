@@ -107,6 +107,10 @@ def test_recipe_changes_name_the_settings_given_differently_on_resume(tmp_path):
     extended = _config(tmp_path, epochs=9, augmentation=Augmentation(accompaniment_eq_probability=0.5))
     assert recipe_changes(stored, recipe(extended)) == ["augmentation.accompaniment_eq_probability 0.0 → 0.5"]
     assert recipe_changes({}, recipe(extended)) == []  # a checkpoint from before recipes: nothing to compare
+    older = {**stored, "augmentation": {key: value for key, value in stored["augmentation"].items()
+                                        if key != "accompaniment_layer_probability"}}  # written before it existed
+    layered = _config(tmp_path, augmentation=Augmentation(accompaniment_layer_probability=0.3))
+    assert recipe_changes(older, recipe(layered)) == ["augmentation.accompaniment_layer_probability 0.0 → 0.3"]
 
 
 @pytest.mark.slow

@@ -82,6 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-augment", action="store_true", help="no gain, channel-swap or remix augmentation")
     parser.add_argument("--accompaniment-eq", type=float, default=0.0, metavar="PROBABILITY",
                         help="give this share of pool music crops a random mastering EQ (default 0)")
+    parser.add_argument("--accompaniment-speed", type=float, default=0.0, metavar="PROBABILITY",
+                        help="play this share of remixed accompaniment crops faster or slower, like tape "
+                             "(within ±3 semitones; default 0)")
+    parser.add_argument("--accompaniment-layers", type=float, default=0.0, metavar="PROBABILITY",
+                        help="layer a second drawn accompaniment crop (−12..−3 dB) under this share of the "
+                             "remixed ones (default 0)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="auto: mixed precision on CUDA, fp32 on the CPU; bf16: autocast the model to bf16 "
                              "on the CPU too (about 2× faster where it has AMX); fp32: never autocast")
@@ -108,8 +114,9 @@ def run(args: argparse.Namespace) -> int:
     if args.band_split < 1 or not args.mask_max > 0 or args.gru_units < 0:
         raise SettingError(f"--band-split {args.band_split} must be ≥ 1, --mask-max {args.mask_max} > 0 and "
                            f"--gru-units {args.gru_units} ≥ 0")
-    if not 0 <= args.accompaniment_eq <= 1:
-        raise SettingError(f"--accompaniment-eq {args.accompaniment_eq} must be a probability in 0..1")
+    for name in ("accompaniment_eq", "accompaniment_speed", "accompaniment_layers"):
+        if not 0 <= getattr(args, name) <= 1:
+            raise SettingError(f"--{name.replace('_', '-')} {getattr(args, name)} must be a probability in 0..1")
     if args.resume and args.init_from is not None:
         raise SettingError("--resume and --init-from exclude each other: --resume continues OUT/last.pt")
     model = ModelConfig(channels=args.channels, lookahead_frames=args.lookahead_frames,
@@ -130,7 +137,9 @@ def run(args: argparse.Namespace) -> int:
         valid_seconds=args.valid_seconds, skip_incomplete=args.skip_incomplete,
         time_limit_minutes=args.time_limit_minutes, training_data=args.training_data, precision=args.precision,
         augmentation=Augmentation.none() if args.no_augment else
-        Augmentation(accompaniment_eq_probability=args.accompaniment_eq), progress=not args.quiet,
+        Augmentation(accompaniment_eq_probability=args.accompaniment_eq,
+                     accompaniment_speed_probability=args.accompaniment_speed,
+                     accompaniment_layer_probability=args.accompaniment_layers), progress=not args.quiet,
     )
     result = train(config)
     if os.environ.get("RANK", "0") == "0":

@@ -305,7 +305,12 @@ def total_seconds(tracks: list[Track], sample_rate: int) -> float:
 class Augmentation:
     """Random gain per stem (dB range), channel swap, remixing stems across tracks, for pool
     vocals: production effects (EQ, compression, reverb, pan) and the mixing levels, and for pool
-    accompaniment (whole produced tracks): a random mastering EQ with `accompaniment_eq_probability`."""
+    accompaniment (whole produced tracks): a random mastering EQ with `accompaniment_eq_probability`.
+
+    Accompaniment drawn for a remix can also be made unfamiliar: played faster or slower like tape
+    (`accompaniment_speed_probability`, ±`accompaniment_speed_semitones`: other pitches, tempi and
+    spectral envelopes) and layered over a second drawn crop (`accompaniment_layer_probability`, the
+    second at `accompaniment_layer_db` against the first: arrangements no source plays)."""
 
     gain_db: tuple[float, float] = (-6.0, 3.0)
     swap_probability: float = 0.5
@@ -315,6 +320,10 @@ class Augmentation:
     mixture_rms_db: tuple[float, float] = (-26.0, -14.0)
     silent_vocals_probability: float = 0.05   # instrumental crops: the mask must learn to close
     accompaniment_eq_probability: float = 0.0
+    accompaniment_speed_probability: float = 0.0
+    accompaniment_speed_semitones: float = 3.0
+    accompaniment_layer_probability: float = 0.0
+    accompaniment_layer_db: tuple[float, float] = (-12.0, -3.0)
 
     @classmethod
     def none(cls) -> Augmentation:
@@ -325,6 +334,7 @@ class Augmentation:
 
 
 ACCOMPANIMENT_EQ_STREAM = 1  # seeds the mastering-EQ draws apart from the crop's own generator
+ACCOMPANIMENT_VARIETY_STREAM = 2  # seeds the speed and layer draws apart from it too
 VOCAL_CROP_TRIES = 3  # pool vocal lines pause: keep the loudest of this many candidate crops
 
 
@@ -386,6 +396,33 @@ class CropDataset(torch.utils.data.Dataset):
 
         return vocal_effects(rng, vocals[0], self.sample_rate)[:, : self.crop_samples]
 
+    def _drawn_accompaniment(self, rng: np.random.Generator, index: int, track: Track) -> np.ndarray:
+        """A crop of `track`'s accompaniment drawn for a remix, (2, crop_samples): its start from `rng`
+        (as `_crop`), then speed and layer draws from their own generator, so a run without them
+        reads exactly the same crops."""
+        aug = self.augmentation
+        variety = np.random.default_rng([self.seed, self.epoch, self.rank, index, ACCOMPANIMENT_VARIETY_STREAM])
+        accompaniment = self._played_crop(rng, variety, track)
+        if variety.random() < aug.accompaniment_layer_probability:
+            layer = self._played_crop(variety, variety, self.accompaniment_groups.draw(variety))
+            level, layer_level = rms(accompaniment), rms(layer)
+            if level > 1e-7 and layer_level > 1e-7:
+                gain = db_to_gain(variety.uniform(*aug.accompaniment_layer_db)) * level / layer_level
+                accompaniment = accompaniment + gain * layer
+        return accompaniment
+
+    def _played_crop(self, rng: np.random.Generator, variety: np.random.Generator, track: Track) -> np.ndarray:
+        """`track`'s accompaniment from a start drawn by `rng`, at a speed drawn by `variety`."""
+        aug = self.augmentation
+        start = int(rng.integers(0, max(1, track.num_samples - self.crop_samples)))
+        if variety.random() >= aug.accompaniment_speed_probability:
+            return track.read(start, self.crop_samples, self.cache)[1]
+        from isovox.training.corpus.mix import varispeed, varispeed_input_samples
+
+        speed_ratio = 2.0 ** (variety.uniform(-1.0, 1.0) * aug.accompaniment_speed_semitones / 12.0)
+        played = track.read(start, varispeed_input_samples(self.crop_samples, speed_ratio), self.cache)[1]
+        return varispeed(played, speed_ratio, self.sample_rate, self.crop_samples)
+
     def _pool_accompaniment(self, index: int, accompaniment: np.ndarray) -> np.ndarray:
         """A pool music crop, sometimes re-mastered (EQ). Its own generator, so the other draws of the
         crop stay those of a run without this augmentation."""
@@ -410,7 +447,7 @@ class CropDataset(torch.utils.data.Dataset):
         if accompaniment is None or rng.random() < aug.remix_probability:
             other = self.accompaniment_groups.draw(rng)
             pooled = pooled or isinstance(other, PoolTrack)
-            accompaniment = self._crop(rng, other)[1]
+            accompaniment = self._drawn_accompaniment(rng, index, other)
             if isinstance(other, PoolTrack):
                 accompaniment = self._pool_accompaniment(index, accompaniment)
         if pooled:  # unpaired stems: set the levels a production would have

@@ -168,13 +168,15 @@ def recipe(config: TrainConfig) -> dict:
 
 
 def recipe_changes(stored: dict, current: dict) -> list[str]:
-    """'name old → new' for every recorded setting that differs (a checkpoint without a recipe: none)."""
+    """'name old → new' for every recorded setting that differs (a checkpoint without a recipe: none).
+    An augmentation setting newer than the checkpoint had its default value when it was written."""
     changes = []
     for name, value in current.items():
         old = stored.get(name, value)
         if isinstance(value, dict):
-            changes += [f"{name}.{key} {old.get(key)} → {item}" for key, item in value.items()
-                        if key in old and old[key] != item]
+            before = {**(asdict(Augmentation()) if name == "augmentation" else value), **old}
+            changes += [f"{name}.{key} {before.get(key)} → {item}" for key, item in value.items()
+                        if key in before and before[key] != item]
         elif old != value:
             changes.append(f"{name} {old} → {value}")
     return changes

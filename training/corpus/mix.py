@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pedalboard as pb
+import soxr
 
 from .levels import db_to_gain, rms
 
@@ -28,6 +29,22 @@ def _reverb(rng: np.random.Generator, max_wet: float) -> pb.Reverb:
 def mastering_eq(rng: np.random.Generator, audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """A random low shelf, peak and high shelf on a whole (2, samples) mix: another master's tone."""
     return pb.Pedalboard(_eq(rng))(audio, sample_rate)
+
+
+def varispeed(audio: np.ndarray, speed_ratio: float, sample_rate: int, num_samples: int) -> np.ndarray:
+    """(2, samples) audio played `speed_ratio` times as fast, like tape (pitch and tempo together):
+    the first `num_samples` of the result, zero-padded. Reads `ceil(num_samples × speed_ratio)` input
+    samples (`varispeed_input_samples`); 2 ** (s / 12) shifts by s semitones."""
+    played = soxr.resample(np.ascontiguousarray(audio.T, dtype=np.float32), sample_rate * speed_ratio,
+                           sample_rate, quality="HQ").T
+    out = np.zeros((audio.shape[0], num_samples), dtype=np.float32)
+    out[:, : min(num_samples, played.shape[1])] = played[:, :num_samples]
+    return out
+
+
+def varispeed_input_samples(num_samples: int, speed_ratio: float) -> int:
+    """Input samples `varispeed` needs for `num_samples` of output at `speed_ratio` (with filter margin)."""
+    return int(np.ceil(num_samples * speed_ratio)) + 64
 
 
 def instrument_effects(rng: np.random.Generator, audio: np.ndarray, sample_rate: int) -> np.ndarray:
