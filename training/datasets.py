@@ -382,9 +382,11 @@ class CropDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.length
 
+    def _crop_start(self, rng: np.random.Generator, track: Track) -> int:
+        return int(rng.integers(0, max(1, track.num_samples - self.crop_samples)))
+
     def _crop(self, rng: np.random.Generator, track: Track) -> tuple[np.ndarray, np.ndarray]:
-        start = int(rng.integers(0, max(1, track.num_samples - self.crop_samples)))
-        return track.read(start, self.crop_samples, self.cache)
+        return track.read(self._crop_start(rng, track), self.crop_samples, self.cache)
 
     def _pool_vocals(self, rng: np.random.Generator, track: PoolTrack) -> np.ndarray:
         """The loudest of a few crops of a vocal line, produced (effects, pan): (2, crop_samples)."""
@@ -414,7 +416,7 @@ class CropDataset(torch.utils.data.Dataset):
     def _played_crop(self, rng: np.random.Generator, variety: np.random.Generator, track: Track) -> np.ndarray:
         """`track`'s accompaniment from a start drawn by `rng`, at a speed drawn by `variety`."""
         aug = self.augmentation
-        start = int(rng.integers(0, max(1, track.num_samples - self.crop_samples)))
+        start = self._crop_start(rng, track)
         if variety.random() >= aug.accompaniment_speed_probability:
             return track.read(start, self.crop_samples, self.cache)[1]
         from isovox.training.corpus.mix import varispeed, varispeed_input_samples
