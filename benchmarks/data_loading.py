@@ -3,8 +3,9 @@
 Times the same `CropDataset` items (same seed, so the same files and offsets) four ways: soundfile
 reads with the vocal effects, decoded-copy reads with the effects, decoded-copy reads without them
 (the read alone), and decoded-copy reads with the effects and the accompaniment variety (speed and
-layers, as `isovox train --accompaniment-speed 0.5 --accompaniment-layers 0.3`). An untimed pass over the cached runs first writes the copies their crops
-read. The machine is shared and noisy: compare the ratios of one run, and name the machine.
+layers, as `isovox train --accompaniment-speed 0.5 --accompaniment-layers 0.3`). An untimed pass
+over the cached runs first writes the copies their crops read. The machine is shared and noisy:
+compare the ratios of one run, and name the machine.
 
     python benchmarks/data_loading.py --data /work/data/pools-train /work/data/corpus-midi \
         --cache /work/data/decoded-cache --crops 80 --machine '2-core EPYC, training on both cores'

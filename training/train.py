@@ -175,8 +175,8 @@ def recipe_changes(stored: dict, current: dict) -> list[str]:
         old = stored.get(name, value)
         if isinstance(value, dict):
             before = {**(asdict(Augmentation()) if name == "augmentation" else value), **old}
-            changes += [f"{name}.{key} {before.get(key)} → {item}" for key, item in value.items()
-                        if key in before and before[key] != item]
+            changes += [f"{name}.{key} {before[key]} → {item}" for key, item in value.items()
+                        if before[key] != item]
         elif old != value:
             changes.append(f"{name} {old} → {value}")
     return changes

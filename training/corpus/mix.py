@@ -33,8 +33,8 @@ def mastering_eq(rng: np.random.Generator, audio: np.ndarray, sample_rate: int) 
 
 def varispeed(audio: np.ndarray, speed_ratio: float, sample_rate: int, num_samples: int) -> np.ndarray:
     """(2, samples) audio played `speed_ratio` times as fast, like tape (pitch and tempo together):
-    the first `num_samples` of the result, zero-padded. Reads `ceil(num_samples × speed_ratio)` input
-    samples (`varispeed_input_samples`); 2 ** (s / 12) shifts by s semitones."""
+    the first `num_samples` of the result, zero-padded. Give it `varispeed_input_samples` input
+    samples so the result is whole; 2 ** (s / 12) shifts by s semitones."""
     played = soxr.resample(np.ascontiguousarray(audio.T, dtype=np.float32), sample_rate * speed_ratio,
                            sample_rate, quality="HQ").T
     out = np.zeros((audio.shape[0], num_samples), dtype=np.float32)
