@@ -351,3 +351,15 @@ def test_small_sources_share_the_sampling_group_they_name(fake, tmp_path):
     assert tracks and {t.source for t in tracks} == {"game-music-2"}
     plain = TrackScanner(fake["out"], RATE, split="train").scan()
     assert {t.source for t in plain} == {fake["music"].name, fake["speech"].name}
+
+
+def test_model_card_lists_every_training_source_with_its_declared_licence():
+    """The shipped model's card names each recorded train source in a table row, with the licence
+    the registry declares for it (DEP-5 sources carry theirs per file, so only their row is required)."""
+    card = (Path(__file__).resolve().parents[1] / "isovox" / "models" / "MODEL_CARD.md").read_text()
+    rows = [line for line in card.splitlines() if line.startswith("| ")]
+    for source in sources.sources_for("train"):
+        row = next((r for r in rows if source.package in r), None)
+        assert row is not None, f"MODEL_CARD.md has no table row for {source.package}"
+        if source.licence:
+            assert source.licence in row, f"{source.package}: its row does not give {source.licence}"
