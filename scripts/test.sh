@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runs the whole isovox test suite on a fresh Debian/Ubuntu machine, installing what it needs first:
 # apt packages (JACK dummy server, PortAudio, libsndfile, fluidsynth + GM soundfont, espeak-ng,
-# festival + kal voice, sox, ffmpeg, the avldrums recorded kits), a virtual environment .venv with
-# the CPU torch wheel and isovox[train,dev]. Safe to run again: installed pieces are skipped. Extra
-# arguments go to pytest.
+# festival + kal voice and seven Czech, Finnish and Catalan voices, sox, ffmpeg, the avldrums recorded
+# kits), a virtual environment .venv with the CPU torch wheel and isovox[train,dev]. Safe to run
+# again: installed pieces are skipped. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(jackd2 libportaudio2 libsndfile1 fluidsynth fluid-soundfont-gm espeak-ng festival
-              festvox-kallpc16k sox ffmpeg avldrums.lv2-soundfont)
+              festvox-kallpc16k festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph
+              festvox-suopuhe-lj festvox-suopuhe-mv festvox-ca-ona-hts sox ffmpeg avldrums.lv2-soundfont)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -226,3 +226,24 @@ def test_a_sung_line_from_real_melodies(tmp_path: Path):
     sung = 12 * np.log2(track[np.isfinite(track)] / 440.0) + 69
     low, high = voices.FESTIVAL_EN_RANGE
     assert np.mean((sung > low - 1.5) & (sung < high + 1.5)) > 0.9  # sung inside the voice's range
+
+
+def test_festival_voices_of_other_languages_speak_a_line_in_their_own_voice(tmp_path: Path):
+    """The seven Czech, Finnish and Catalan voices render real lines; each keeps its own intonation
+    (a female voice is not pulled down to the English voices' 90-135 Hz target)."""
+    [meta] = voices.render_voices(tmp_path, "train", 0.3, 1, 5, sources=["festival-speech-world"],
+                                  progress=False)
+    assert (meta["category"], meta["split"]) == ("synthetic-speech", "train")
+    [line] = (tmp_path / "vocals" / "festival-speech-world").glob("*.flac")
+    _check_line(line, 22050)
+    source = voices.SOURCES_BY_NAME["festival-speech-world"]
+    f0_hz = {voice: median_f0_hz(source.chunk(source, voice, np.random.default_rng(1), 4.0, str(tmp_path)),
+                             44100, 60.0, 500.0)
+             for voice in ("czech_dita", "czech_machac")}
+    assert f0_hz["czech_dita"] > 180 and f0_hz["czech_machac"] < 120, f0_hz
+
+
+def test_a_missing_festival_voice_of_another_language_names_its_package(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(engines, "FESTIVAL_VOICE_DIR", tmp_path)
+    with pytest.raises(ToolMissingError, match="apt-get install festvox-czech-dita"):
+        voices.SOURCES_BY_NAME["festival-speech-world"].check()

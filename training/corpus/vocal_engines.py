@@ -36,7 +36,12 @@ SAMPLE_RATE = 44100
 FESTIVAL_VOICE_DIR = Path("/usr/share/festival/voices")
 # festival voice -> (language folder, Debian package)
 FESTIVAL_VOICES = {"kal_diphone": ("english", "festvox-kallpc16k"), "ked_diphone": ("english", "festvox-kdlpc16k"),
-                   "lp_diphone": ("italian", "festvox-italp16k")}
+                   "lp_diphone": ("italian", "festvox-italp16k"),
+                   "czech_dita": ("czech", "festvox-czech-dita"), "czech_krb": ("czech", "festvox-czech-krb"),
+                   "czech_machac": ("czech", "festvox-czech-machac"), "czech_ph": ("czech", "festvox-czech-ph"),
+                   "suo_fi_lj_diphone": ("finnish", "festvox-suopuhe-lj"),
+                   "hy_fi_mv_diphone": ("finnish", "festvox-suopuhe-mv"),
+                   "upc_ca_ona_hts": ("catalan", "festvox-ca-ona-hts")}
 FLITE_VOICES = ("awb", "rms")  # never slt (reserved) nor kal (festival's kal speaker, a training voice)
 SINSY_VOICE = "htsvoice/nitech_jp_song070_f001.htsvoice"
 _APT = {"espeak-ng": "espeak-ng", "text2wave": "festival", "flite": "flite"}
@@ -212,12 +217,15 @@ def espeak_speak(voice: str, text: str, speed_wpm: int, pitch: int, workdir: str
     return to_output_rate(audio[0], sr)
 
 
-def festival_speak(voice: str, text: str, duration_stretch: float, f0_mean_hz: float, workdir: str) -> np.ndarray:
-    """Speak `text` with festival `voice`, slower by `duration_stretch`, intonation centred on `f0_mean_hz`."""
+def festival_speak(voice: str, text: str, duration_stretch: float, f0_mean_hz: float | None,
+                   workdir: str) -> np.ndarray:
+    """Speak `text` with festival `voice`, slower by `duration_stretch`, intonation centred on `f0_mean_hz`
+    (None: the voice's own intonation model, for voices that do not use festival's linear-regression one)."""
     text2wave = require_festival_voice(voice)
-    scheme = (f"(begin (Parameter.set 'Duration_Stretch {duration_stretch:.3f}) (set! int_lr_params "
-              f"'((target_f0_mean {f0_mean_hz:.1f}) (target_f0_std {0.14 * f0_mean_hz:.1f}) "
-              "(model_f0_mean 170) (model_f0_std 34))))")
+    intonation = "" if f0_mean_hz is None else (
+        f" (set! int_lr_params '((target_f0_mean {f0_mean_hz:.1f}) (target_f0_std {0.14 * f0_mean_hz:.1f}) "
+        "(model_f0_mean 170) (model_f0_std 34)))")
+    scheme = f"(begin (Parameter.set 'Duration_Stretch {duration_stretch:.3f}){intonation})"
     audio, sr = festival_wave(text2wave, workdir, text, None, voice, scheme)
     return to_output_rate(audio, sr)
 

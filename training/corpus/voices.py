@@ -9,6 +9,7 @@ resumes. Layout, per source: <item>.flac (44.1 kHz mono, 16-bit FLAC) and source
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -136,6 +137,18 @@ def _festival_speech_chunk(source: VocalSource, voice: str, rng: np.random.Gener
     return engines.festival_speak(voice, text, float(rng.uniform(0.95, 1.25)), float(rng.uniform(90, 135)), workdir)
 
 
+# festival voices of other languages, by language: text in that language (pseudo-words where the
+# built-in word lists have none), each voice with its own intonation model
+FESTIVAL_WORLD_VOICES = {"czech_dita": "cs", "czech_krb": "cs", "czech_machac": "cs", "czech_ph": "cs",
+                         "suo_fi_lj_diphone": "fi", "hy_fi_mv_diphone": "fi", "upc_ca_ona_hts": "ca"}
+
+
+def _festival_world_speech_chunk(source: VocalSource, voice: str, rng: np.random.Generator, seconds: float,
+                                 workdir: str) -> np.ndarray:
+    text = speech_text(rng, FESTIVAL_WORLD_VOICES[voice], _words_for(seconds))
+    return engines.festival_speak(voice, text, float(rng.uniform(0.9, 1.2)), None, workdir)
+
+
 def _flite_speech_chunk(source: VocalSource, voice: str, rng: np.random.Generator, seconds: float,
                         workdir: str) -> np.ndarray:
     text = speech_text(rng, "en", _words_for(seconds))
@@ -234,6 +247,21 @@ SOURCES: tuple[VocalSource, ...] = (
         _checks(lambda: engines.require_festival_voice("kal_diphone"),
                 lambda: engines.require_festival_voice("ked_diphone")),
         _festival_speech_chunk),
+    VocalSource(
+        "festival-speech-world", "train", "synthetic-speech",
+        "festival, festvox-czech-{dita,krb,machac,ph}, festvox-suopuhe-{lj,mv}, festvox-ca-ona-hts (Debian)",
+        "GPL-3.0-or-later (czech dita, krb, machac), GPL-2.0-or-later (czech ph), LGPL-2.0-or-later (suopuhe "
+        "lj, mv), LGPL-2.1-or-later (ca ona)", _festival_licence("czech_dita"),
+        "festival (c) CSTR, University of Edinburgh; Czech voices (c) 2005-2011 Brailcom, o.p.s.; Finnish "
+        "voices (c) 2000-2003 University of Helsinki and University of Joensuu (Suopuhe); Catalan voice ona "
+        "(c) Universitat Politecnica de Catalunya (festcat); licences per voice in /usr/share/doc/<package>/"
+        "copyright", 22050,
+        "seven voices of recorded speakers in three languages the English festival voices lack: Czech diphone "
+        "voices at 32 and 44.1 kHz, Finnish diphone voices at 22.05 kHz, a Catalan HTS voice at 16 kHz; "
+        "random words (pseudo-words for Czech, Finnish and Catalan), tempo varied, each voice's own intonation.",
+        _one_of(*FESTIVAL_WORLD_VOICES),
+        _checks(*(functools.partial(engines.require_festival_voice, v) for v in FESTIVAL_WORLD_VOICES)),
+        _festival_world_speech_chunk),
     VocalSource(
         "flite-speech", "heldout", "synthetic-speech", "flite (Debian), built-in voices awb and rms",
         "CMU flite licence (permissive, MIT-like)", f"{FESTIVAL_DOC}/flite/copyright",
