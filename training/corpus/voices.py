@@ -125,34 +125,31 @@ def _words_for(seconds: float) -> int:
     return max(6, round(seconds * 2.4))  # random words are spoken at about 2.4 per second
 
 
-def _espeak_speech_chunk(source: VocalSource, voice: str, rng: np.random.Generator, seconds: float,
-                         workdir: str) -> np.ndarray:
-    text = speech_text(rng, _espeak_language(voice), _words_for(seconds))
-    return engines.espeak_speak(voice, text, int(rng.integers(130, 200)), int(rng.integers(25, 76)), workdir)
+def _spoken(speak: Callable[[str, str, float, float | None, str], np.ndarray], language: Callable[[str], str],
+            tempo: Callable[[np.random.Generator], float], pitch: Callable[[np.random.Generator], float | None]) -> Chunk:
+    """A chunk renderer that speaks random words with `speak(voice, text, tempo, pitch, workdir)`.
+
+    `language` maps the line's voice to its words' language; `tempo` and `pitch` draw the engine's own
+    units (espeak: words per minute and 0-99; festival and flite: duration stretch and mean f0 in Hz,
+    None keeping the voice's own intonation)."""
+    def chunk(source: VocalSource, voice: str, rng: np.random.Generator, seconds: float, workdir: str) -> np.ndarray:
+        text = speech_text(rng, language(voice), _words_for(seconds))
+        return speak(voice, text, tempo(rng), pitch(rng), workdir)
+    return chunk
 
 
-def _festival_speech_chunk(source: VocalSource, voice: str, rng: np.random.Generator, seconds: float,
-                           workdir: str) -> np.ndarray:
-    text = speech_text(rng, "en", _words_for(seconds))
-    return engines.festival_speak(voice, text, float(rng.uniform(0.95, 1.25)), float(rng.uniform(90, 135)), workdir)
+def _uniform(low: float, high: float) -> Callable[[np.random.Generator], float]:
+    return lambda rng: float(rng.uniform(low, high))
+
+
+def _integer(low: int, high_exclusive: int) -> Callable[[np.random.Generator], int]:
+    return lambda rng: int(rng.integers(low, high_exclusive))
 
 
 # festival voices of other languages, by language: text in that language (pseudo-words where the
 # built-in word lists have none), each voice with its own intonation model
 FESTIVAL_WORLD_VOICES = {"czech_dita": "cs", "czech_krb": "cs", "czech_machac": "cs", "czech_ph": "cs",
                          "suo_fi_lj_diphone": "fi", "hy_fi_mv_diphone": "fi", "upc_ca_ona_hts": "ca"}
-
-
-def _festival_world_speech_chunk(source: VocalSource, voice: str, rng: np.random.Generator, seconds: float,
-                                 workdir: str) -> np.ndarray:
-    text = speech_text(rng, FESTIVAL_WORLD_VOICES[voice], _words_for(seconds))
-    return engines.festival_speak(voice, text, float(rng.uniform(0.9, 1.2)), None, workdir)
-
-
-def _flite_speech_chunk(source: VocalSource, voice: str, rng: np.random.Generator, seconds: float,
-                        workdir: str) -> np.ndarray:
-    text = speech_text(rng, "en", _words_for(seconds))
-    return engines.flite_speak(voice, text, float(rng.uniform(0.9, 1.2)), float(rng.uniform(90, 140)), workdir)
 
 
 # ---- voices --------------------------------------------------------------------------------------
@@ -236,7 +233,8 @@ SOURCES: tuple[VocalSource, ...] = (
         "espeak-ng (c) Jonathan Duddington, Reece H. Dunn and contributors", 11025,
         "formant synthesis, 22.05 kHz; random words of 20 languages at 130-200 wpm; variants counted as voices. "
         "GPL covers the program, not the audio it renders.",
-        _espeak_voice, _checks(lambda: engines.program("espeak-ng")), _espeak_speech_chunk, _espeak_speaker),
+        _espeak_voice, _checks(lambda: engines.program("espeak-ng")),
+        _spoken(engines.espeak_speak, _espeak_language, _integer(130, 200), _integer(25, 76)), _espeak_speaker),
     VocalSource(
         "festival-speech", "train", "synthetic-speech", "festival, festvox-kallpc16k, festvox-kdlpc16k (Debian)",
         CSTR_LICENCE, _festival_licence("kal_diphone"),
@@ -246,7 +244,7 @@ SOURCES: tuple[VocalSource, ...] = (
         _one_of("kal_diphone", "ked_diphone"),
         _checks(lambda: engines.require_festival_voice("kal_diphone"),
                 lambda: engines.require_festival_voice("ked_diphone")),
-        _festival_speech_chunk),
+        _spoken(engines.festival_speak, lambda v: "en", _uniform(0.95, 1.25), _uniform(90, 135))),
     VocalSource(
         "festival-speech-world", "train", "synthetic-speech",
         "festival, festvox-czech-{dita,krb,machac,ph}, festvox-suopuhe-{lj,mv}, festvox-ca-ona-hts (Debian)",
@@ -261,7 +259,7 @@ SOURCES: tuple[VocalSource, ...] = (
         "random words (pseudo-words for Czech, Finnish and Catalan), tempo varied, each voice's own intonation.",
         _one_of(*FESTIVAL_WORLD_VOICES),
         _checks(*(functools.partial(engines.require_festival_voice, v) for v in FESTIVAL_WORLD_VOICES)),
-        _festival_world_speech_chunk),
+        _spoken(engines.festival_speak, FESTIVAL_WORLD_VOICES.__getitem__, _uniform(0.9, 1.2), lambda rng: None)),
     VocalSource(
         "flite-speech", "heldout", "synthetic-speech", "flite (Debian), built-in voices awb and rms",
         "CMU flite licence (permissive, MIT-like)", f"{FESTIVAL_DOC}/flite/copyright",
@@ -270,7 +268,7 @@ SOURCES: tuple[VocalSource, ...] = (
         "English words, tempo varied (awb also f0; rms ignores it).",
         _one_of("awb", "rms"),
         _checks(lambda: engines.require_flite_voice("awb"), lambda: engines.require_flite_voice("rms")),
-        _flite_speech_chunk),
+        _spoken(engines.flite_speak, lambda v: "en", _uniform(0.9, 1.2), _uniform(90, 140))),
     VocalSource(
         "festival-singing-italian", "heldout", "sung", "festival, festvox-italp16k (Debian); music21",
         "GPL-2.0-or-later", _festival_licence("lp_diphone"),
