@@ -236,3 +236,23 @@ def test_paired_comparison_removes_clip_difficulty(tmp_path, capsys, monkeypatch
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| candidate | +"))
     assert "(40/40)" in row and "(20/20)" in row
     assert (tmp_path / "paired.md").read_text().count("| candidate") == 2  # header and row
+
+
+def test_pooled_comparison_keeps_clip_sets_apart(tmp_path, capsys, monkeypatch):
+    """Two clip sets that reuse clip names pool into one interval over all their clips, with the mean
+    beside the median: 20 clips 0.3 dB better and 20 others 0.1 dB worse give 40 clips, 20 won."""
+    paired = _load_script("paired_compare")
+    clips = [f"sung/clip-{k:03d}" for k in range(20)]
+    specs = []
+    for suite, offset in (("suite", 0.3), ("dev", -0.1)):
+        for name, shift in (("reference", 0.0), ("candidate", offset)):
+            scores = {c: quality.ClipScore(float(k) + shift, 0.0, 0.0, 0.0, 1.0) for k, c in enumerate(clips)}
+            results = quality.QualityResults(clips, dict.fromkeys(clips, 10.0), {name: scores},
+                                             dict.fromkeys(clips, "sung"))
+            (tmp_path / f"{suite}-{name}.json").write_text(json.dumps(results.to_dict()))
+        specs += ["--pooled", str(tmp_path / f"{suite}-reference.json"), str(tmp_path / f"{suite}-candidate.json")]
+    monkeypatch.setattr(sys, "argv", ["paired_compare", *specs, "--out", str(tmp_path / "pooled.md")])
+    assert paired.main() == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line.startswith("median ") and "(20/40)" in line and "mean +0.10" in line
+    assert (tmp_path / "pooled.md").read_text().endswith(line + "\n")
