@@ -57,13 +57,12 @@ def paired_summary(differences_db: np.ndarray, rng: np.random.Generator) -> dict
             "clips": int(differences_db.size)}
 
 
-def clip_differences(reference_spec: str, candidate_spec: str) -> dict[str, float]:
-    """clip → candidate − reference vocals SDR (dB) over the clips both specs scored."""
-    _, reference_scores, _ = load_scores(reference_spec)
-    _, scores, _ = load_scores(candidate_spec)
+def clip_differences(reference_scores: dict[str, float], scores: dict[str, float],
+                     candidate_spec: str) -> dict[str, float]:
+    """clip → candidate − reference vocals SDR (dB) over the clips both scored (`candidate_spec`: for the error)."""
     clips = sorted(set(scores) & set(reference_scores))
     if not clips:
-        raise SystemExit(f"error: {candidate_spec} shares no clip with {reference_spec}; score both on the same suite")
+        raise SystemExit(f"error: {candidate_spec} shares no clip with the reference; score both on the same suite")
     return {c: scores[c] - reference_scores[c] for c in clips}
 
 
@@ -74,8 +73,10 @@ def _cell(summary: dict[str, float]) -> str:
 
 def _pooled_report(pairs: list[list[str]]) -> str:
     """One line over every clip of every (reference, candidate) set, clip sets kept apart."""
-    differences = np.concatenate([list(clip_differences(*pair).values()) for pair in pairs])
-    s = paired_summary(differences, np.random.default_rng(BOOTSTRAP_SEED))
+    differences: list[float] = []
+    for reference, candidate in pairs:
+        differences += clip_differences(load_scores(reference)[1], load_scores(candidate)[1], candidate).values()
+    s = paired_summary(np.array(differences), np.random.default_rng(BOOTSTRAP_SEED))
     return (f"Per-clip vocals SDR difference (candidate − reference) pooled over {len(pairs)} clip sets, in dB: "
             f"median and mean, [95 % bootstrap interval over clips, {BOOTSTRAP_RESAMPLES} resamples], "
             "(clips won / clips).\n\n"
@@ -106,9 +107,9 @@ def main() -> int:
              "", f"Reproduce: `python benchmarks/paired_compare.py {shlex.join(sys.argv[1:])}`",
              "", "| candidate | all | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
     for spec in args.candidate:
-        method = load_scores(spec)[0]
+        method, scores, _ = load_scores(spec)
         rng = np.random.default_rng(BOOTSTRAP_SEED)
-        difference = clip_differences(args.reference, spec)
+        difference = clip_differences(reference_scores, scores, spec)
         cells = [_cell(paired_summary(np.array(list(difference.values())), rng))]
         for name in names:
             in_category = np.array([d for c, d in difference.items() if categories.get(c) == name])
